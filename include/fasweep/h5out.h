@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The results file: creates the HDF5 layout for a grid, writes each trial as
+ * it arrives, writes the stats table, and reads a finished file back for
+ * reports. Rank 0 is the only writer; HDF5 is used serially.
+ *
+ * Layout (names are the interface):
+ *   root attributes  fasweep_version, config, created_utc, mpi_ranks,
+ *                    command_line, hostname (strings; mpi_ranks int32)
+ *   /mode            dimension scale, variable-length strings
+ *   /hidden          dimension scale, int32
+ *   /seed            dimension scale, int64
+ *   /epoch           dimension scale, int32, 0 .. max_epochs
+ *   /<setting>       float64 [axis] for each zipped setting
+ *   /train_loss, /test_loss, /test_accuracy, /feedback_correlation,
+ *   /alignment_angle float32 [mode][hidden][seed][epoch], fill NaN, one
+ *                    chunk per trial, dimension scales attached
+ *   /tables/trials   compound, one row per flat trial index
+ *   /tables/stats    compound, one row per (hidden, non-baseline mode) */
+#ifndef FASWEEP_H5OUT_H
+#define FASWEEP_H5OUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fasweep/error.h"
+#include "fasweep/grid.h"
+#include "fasweep/stats.h"
+#include "fasweep/trainer.h"
+
+#define H5OUT_HOST_MAX 64
+
+/* One row of /tables/trials; strings are NUL-terminated and NUL-padded. */
+struct trial_row {
+	char mode[STATS_NAME_MAX];
+	int32_t hidden;
+	int64_t seed;
+	char status[STATS_NAME_MAX];    /* pending, done, diverged, failed */
+	float final_test_accuracy;      /* NaN unless done */
+	double wall_seconds;            /* NaN while pending */
+	int32_t rank;                   /* MPI rank that ran it, -1 if none */
+	char host[H5OUT_HOST_MAX];
+	char message[TRIAL_MESSAGE_MAX];
+};
+
+/* Provenance stored as root attributes. */
+struct h5out_meta {
+	const char *command_line;
+	const char *hostname;
+	int32_t mpi_ranks;
+};
+
+struct h5out; /* an open results file */
+
+/* Creates the results file for grid g with every trial pending. The layout
+ * is built in a temporary file beside path and renamed over path only when
+ * complete, so an existing file is never truncated or left half-written.
+ * If path exists and force is 0, returns -1 with a message saying to pass
+ * --force or choose another name. Returns 0 with *out open for writing;
+ * close with h5out_close. */
+int h5out_create(struct h5out **out, const char *path, const struct grid *g,
+		 const struct h5out_meta *meta, int force,
+		 struct fw_error *err);
+
+/* Stores one trial: its row in /tables/trials and its curves (N_CURVES x
+ * n_points floats, n_points = max_epochs + 1) at flat index trial, then
+ * flushes the file. Returns 0 or -1 with err set. */
+int h5out_write_trial(struct h5out *o, size_t trial,
+		      const struct trial_row *row, const float *curves,
+		      struct fw_error *err);
+
+/* Writes /tables/stats (replacing any earlier one) and flushes. */
+int h5out_write_stats(struct h5out *o, const struct stats_row *rows,
+		      size_t n_rows, struct fw_error *err);
+
+/* Closes the file; returns 0 or -1 with err set. Frees o either way. */
+int h5out_close(struct h5out *o, struct fw_error *err);
+
+/* A results file read back for reports. */
+struct h5out_summary {
+	char *config;            /* the INI text stored in the file */
+	size_t n_trials;
+	struct trial_row *trials; /* n_trials rows, flat trial order */
+	size_t n_stats;
+	struct stats_row *stats;  /* n_stats rows; 0 if the table is absent */
+};
+
+/* Reads the config attribute and both tables of the file at path. Returns 0,
+ * or -1 with a message when the file is missing or not a fasweep file. Free
+ * with h5out_summary_free. */
+int h5out_read_summary(const char *path, struct h5out_summary *s,
+		       struct fw_error *err);
+
+void h5out_summary_free(struct h5out_summary *s);
+
+#endif

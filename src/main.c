@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* main.c - the fasweep command line: parses arguments, dispatches to run,
+ * plan, trial and report, and turns their status into an exit code. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+#include <mpi.h>
+
+#include "fasweep/coord.h"
+#include "fasweep/grid.h"
+#include "fasweep/h5out.h"
+#include "fasweep/report.h"
+#include "fasweep/trainer.h"
+
+/* Exit codes; "diverged" is a result of `trial`, not an error. */
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_DIVERGED = 3 };
+
+static const char usage_text[] =
+	"usage: fasweep COMMAND [OPTIONS]\n"
+	"\n"
+	"Runs paired sweeps of feedback-alignment experiments on MNIST.\n"
+	"\n"
+	"commands:\n"
+	"  run CONFIG [-o FILE] [--force] [--data DIR] [--quiet|--verbose]\n"
+	"      run the sweep of CONFIG under MPI (mpirun, srun or alone) and\n"
+	"      write every curve and the t-tests to FILE (default: CONFIG's\n"
+	"      name with .h5, in the current directory). An existing FILE\n"
+	"      is left untouched unless --force is given.\n"
+	"  plan CONFIG\n"
+	"      print the expanded grid, the trial count and a cost estimate.\n"
+	"  trial --config CONFIG --mode MODE --hidden H --seed S [--data DIR]\n"
+	"      run one trial without MPI and print its curves as TSV.\n"
+	"  report FILE\n"
+	"      print the per-configuration means and the t-test table.\n"
+	"\n"
+	"options:\n"
+	"  -o, --output FILE  results file of run\n"
+	"  --force            replace an existing results file\n"
+	"  --data DIR         MNIST directory, overriding [data] dir\n"
+	"  --quiet, --verbose fewer or more log lines on stderr\n"
+	"  -h, --help         print this help\n"
+	"  --version          print the version\n"
+	"\n"
+	"exit codes: 0 success, 1 error, 2 bad usage, 3 the trial diverged\n";
+
+/* Options of every command; each command reads the ones it takes. */
+struct cli {
+	const char *command;
+	const char *positional;
+	const char *output;
+	const char *config;
+	const char *mode;
+	const char *hidden;
+	const char *seed;
+	const char *data;
+	int force;
+	enum log_level log_level;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "fasweep: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "; see fasweep --help\n");
+	return EXIT_USAGE;
+}
+
+/* Options that take a value: the name and where the value goes. */
+static const char **value_slot(struct cli *c, const char *name)
+{
+	if (!strcmp(name, "-o") || !strcmp(name, "--output"))
+		return &c->output;
+	if (!strcmp(name, "--config"))
+		return &c->config;
+	if (!strcmp(name, "--mode"))
+		return &c->mode;
+	if (!strcmp(name, "--hidden"))
+		return &c->hidden;
+	if (!strcmp(name, "--seed"))
+		return &c->seed;
+	if (!strcmp(name, "--data"))
+		return &c->data;
+	return NULL;
+}
+
+static int parse_flag(struct cli *c, const char *arg)
+{
+	if (!strcmp(arg, "--force"))
+		c->force = 1;
+	else if (!strcmp(arg, "--quiet"))
+		c->log_level = LOG_WARN;
+	else if (!strcmp(arg, "--verbose"))
+		c->log_level = LOG_DEBUG;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_args(struct cli *c, int argc, char **argv)
+{
+	memset(c, 0, sizeof(*c));
+	c->log_level = LOG_INFO;
+	c->command = argv[1];
+	for (int i = 2; i < argc; i++) {
+		const char **slot = value_slot(c, argv[i]);
+
+		if (slot != NULL) {
+			if (i + 1 >= argc)
+				return usage_error("%s needs a value", argv[i]);
+			*slot = argv[++i];
+		} else if (argv[i][0] == '-') {
+			if (parse_flag(c, argv[i]) != 0)
+				return usage_error("unknown option '%s'",
+						   argv[i]);
+		} else if (c->positional == NULL) {
+			c->positional = argv[i];
+		} else {
+			return usage_error("unexpected argument '%s'", argv[i]);
+		}
+	}
+	return EXIT_OK;
+}
+
+/* The default results file: the config's base name with .h5. */
+static char *default_output(const char *config)
+{
+	const char *base = strrchr(config, '/');
+	size_t len;
+	char *out;
+
+	base = base ? base + 1 : config;
+	len = strlen(base);
+	if (len > 4 && !strcmp(base + len - 4, ".ini"))
+		len -= 4;
+	out = malloc(len + 4);
+	if (out != NULL)
+		snprintf(out, len + 4, "%.*s.h5", (int)len, base);
+	return out;
+}
+
+static char *join_args(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = calloc(len, 1);
+	for (int i = 0; s != NULL && i < argc; i++) {
+		strcat(s, argv[i]);
+		if (i + 1 < argc)
+			strcat(s, " ");
+	}
+	return s;
+}
+
+static int cmd_run(const struct cli *c, int argc, char **argv)
+{
+	struct run_options opt;
+	char *output = NULL, *command_line = join_args(argc, argv);
+	int rc;
+
+	if (c->positional == NULL)
+		return usage_error("%s needs a CONFIG file", "run");
+	if (c->output == NULL)
+		output = default_output(c->positional);
+	opt.config_path = c->positional;
+	opt.output_path = c->output ? c->output : output;
+	opt.data_dir = c->data;
+	opt.force = c->force;
+	opt.log_level = c->log_level;
+	opt.command_line = command_line ? command_line : "";
+
+	MPI_Init(&argc, &argv);
+	rc = coord_run(&opt, MPI_COMM_WORLD);
+	MPI_Finalize();
+	free(command_line);
+	free(output);
+	return rc == 0 ? EXIT_OK : EXIT_ERROR;
+}
+
+static int cmd_plan(const struct cli *c)
+{
+	struct grid g = {0};
+	struct fw_error err = {{0}};
+
+	if (c->positional == NULL)
+		return usage_error("%s needs a CONFIG file", "plan");
+	if (grid_load(&g, c->positional, &err) != 0) {
+		fprintf(stderr, "fasweep: %s\n", err.msg);
+		grid_free(&g);
+		return EXIT_ERROR;
+	}
+	report_plan(stdout, &g);
+	grid_free(&g);
+	return EXIT_OK;
+}
+
+static int cmd_report(const struct cli *c)
+{
+	struct h5out_summary s = {0};
+	struct fw_error err = {{0}};
+
+	if (c->positional == NULL)
+		return usage_error("%s needs a results FILE", "report");
+	if (h5out_read_summary(c->positional, &s, &err) != 0) {
+		fprintf(stderr, "fasweep: %s\n", err.msg);
+		return EXIT_ERROR;
+	}
+	report_summary(stdout, c->positional, &s);
+	h5out_summary_free(&s);
+	return EXIT_OK;
+}
+
+/* Parses a whole decimal integer; returns 0 or -1. */
+static int parse_int64(const char *s, long long *v)
+{
+	char *end;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	*v = strtoll(s, &end, 10);
+	return *end == '\0' ? 0 : -1;
+}
+
+/* Index of value in list, or -1. */
+static long find_hidden(const struct grid *g, long long h)
+{
+	for (size_t i = 0; i < g->n_hidden; i++)
+		if (g->hidden[i] == h)
+			return (long)i;
+	return -1;
+}
+
+static long find_seed(const struct grid *g, long long s)
+{
+	for (size_t i = 0; i < g->n_seeds; i++)
+		if (g->seeds[i] == s)
+			return (long)i;
+	return -1;
+}
+
+static long find_mode(const struct grid *g, enum fw_mode mode)
+{
+	for (size_t i = 0; i < g->n_modes; i++)
+		if (g->modes[i] == mode)
+			return (long)i;
+	return -1;
+}
+
+/* Resolves the settings of (mode, hidden, seed), which need not be in the
+ * grid unless a setting is zipped to their axis. */
+static int trial_settings(const struct grid *g, enum fw_mode mode,
+			  long long hidden, long long seed,
+			  struct trial_params *p)
+{
+	long at[N_AXES] = {find_mode(g, mode), find_hidden(g, hidden),
+			   find_seed(g, seed)};
+	static const char *const axis_keys[N_AXES] = {"modes", "hidden",
+						      "seeds"};
+
+	for (size_t k = 0; k < N_SETTINGS; k++) {
+		enum grid_axis axis = g->settings[k].axis;
+
+		if (axis != AXIS_NONE && at[axis] < 0) {
+			fprintf(stderr, "fasweep: %s: %s is zipped to %s, so "
+				"the trial's %s must be one of [sweep] %s\n",
+				g->path, g->settings[k].name,
+				grid_axis_name(axis), grid_axis_name(axis),
+				axis_keys[axis]);
+			return -1;
+		}
+	}
+	grid_trial_params(g, grid_trial_index(g, at[0] < 0 ? 0 : (size_t)at[0],
+					      at[1] < 0 ? 0 : (size_t)at[1],
+					      at[2] < 0 ? 0 : (size_t)at[2]),
+			  p);
+	p->mode = mode;
+	p->n_hidden = (int32_t)hidden;
+	p->seed = seed;
+	return 0;
+}
+
+static void print_curves(const float *curves, size_t n_points, int n_epochs)
+{
+	printf("epoch");
+	for (int k = 0; k < N_CURVES; k++)
+		printf("\t%s", trainer_curve_name((enum curve_id)k));
+	printf("\n");
+	for (int e = 0; e <= n_epochs; e++) {
+		printf("%d", e);
+		for (int k = 0; k < N_CURVES; k++)
+			printf("\t%.9g", (double)curves[k * n_points + e]);
+		printf("\n");
+	}
+}
+
+/* Checks the trial command's arguments and fills the mode, H and seed. */
+static int trial_args(const struct cli *c, enum fw_mode *mode,
+		      long long *hidden, long long *seed)
+{
+	if (c->config == NULL || c->mode == NULL || c->hidden == NULL ||
+	    c->seed == NULL)
+		return usage_error("%s needs --config, --mode, --hidden and "
+				   "--seed", "trial");
+	if (grid_mode_parse(c->mode, mode) != 0)
+		return usage_error("unknown mode '%s' (use bp, fa or onehot)",
+				   c->mode);
+	if (parse_int64(c->hidden, hidden) != 0 || *hidden < 1 ||
+	    *hidden > 100000)
+		return usage_error("--hidden '%s' must be an integer from 1 to "
+				   "100000", c->hidden);
+	if (parse_int64(c->seed, seed) != 0 || *seed < 0)
+		return usage_error("--seed '%s' must be an integer >= 0",
+				   c->seed);
+	return EXIT_OK;
+}
+
+static int run_one(const struct grid *g, const struct trial_params *p)
+{
+	struct dataset ds = {0};
+	struct fw_error err = {{0}};
+	struct trial_outcome outcome;
+	size_t n_points = (size_t)p->n_epochs + 1;
+	float *curves = malloc(sizeof(float) * N_CURVES * n_points);
+	int rc = EXIT_ERROR;
+
+	trainer_pin_blas();
+	if (curves == NULL || dataset_load(&ds, g->data_dir, &err) != 0 ||
+	    trainer_run(&ds, p, curves, n_points, &outcome, &err) != 0) {
+		fprintf(stderr, "fasweep: %s\n", curves ? err.msg
+							: "out of memory");
+		goto out;
+	}
+	print_curves(curves, n_points, p->n_epochs);
+	fprintf(stderr, "status=%s seconds=%.2f%s%s\n",
+		trainer_status_name(outcome.status), outcome.wall_seconds,
+		outcome.message[0] ? " message=" : "", outcome.message);
+	rc = outcome.status == TRIAL_DONE ? EXIT_OK : EXIT_DIVERGED;
+out:
+	free(curves);
+	dataset_free(&ds);
+	return rc;
+}
+
+static int cmd_trial(const struct cli *c)
+{
+	struct grid g = {0};
+	struct fw_error err = {{0}};
+	struct trial_params p;
+	enum fw_mode mode;
+	long long hidden, seed;
+	int rc = trial_args(c, &mode, &hidden, &seed);
+
+	if (rc != EXIT_OK)
+		return rc;
+	if (grid_load(&g, c->config, &err) != 0) {
+		fprintf(stderr, "fasweep: %s\n", err.msg);
+		grid_free(&g);
+		return EXIT_ERROR;
+	}
+	if (c->data != NULL) {
+		free(g.data_dir);
+		g.data_dir = strdup(c->data);
+	}
+	rc = trial_settings(&g, mode, hidden, seed, &p) == 0 ? run_one(&g, &p)
+							     : EXIT_ERROR;
+	grid_free(&g);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c;
+	int rc;
+
+	/* GSL's default handler aborts; the statistics return NaN instead. */
+	gsl_set_error_handler_off();
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage_text, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("fasweep %s\n", FASWEEP_VERSION);
+		return EXIT_OK;
+	}
+	rc = parse_args(&c, argc, argv);
+	if (rc != EXIT_OK)
+		return rc;
+
+	if (!strcmp(c.command, "run"))
+		return cmd_run(&c, argc, argv);
+	if (!strcmp(c.command, "plan"))
+		return cmd_plan(&c);
+	if (!strcmp(c.command, "trial"))
+		return cmd_trial(&c);
+	if (!strcmp(c.command, "report"))
+		return cmd_report(&c);
+	return usage_error("unknown command '%s'", c.command);
+}

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* report.c - the text of `fasweep plan` and `fasweep report`. */
+#include "fasweep/report.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "fasweep/net.h"
+
+/* Sustained float32 rate assumed for the cost estimate, per core. A
+ * single-threaded OpenBLAS sgemm on a current x86-64 core runs at 40 to 90
+ * GFLOP/s on this network's products; the low end keeps the estimate from
+ * promising too much. */
+#define ASSUMED_GFLOPS 40.0
+
+/* Floating-point operations of one trial: per training image the forward
+ * pass and the three products of the backward pass, per evaluated image the
+ * forward pass; 2 per multiply-add. */
+static double trial_flops(const struct trial_params *p)
+{
+	double h = p->n_hidden;
+	double fwd = 2.0 * (NET_INPUTS * h + (h + 1.0) * NET_OUTPUTS);
+	double bwd = 2.0 * (NET_INPUTS * h + (h + 1.0) * NET_OUTPUTS +
+			    h * NET_OUTPUTS);
+	double per_epoch = p->n_train * (fwd + bwd) +
+			   (p->n_test + 2.0 * p->n_probe) * fwd;
+
+	return per_epoch * p->n_epochs + p->n_train * fwd;
+}
+
+static void plan_axes(FILE *out, const struct grid *g)
+{
+	fprintf(out, "modes:   ");
+	for (size_t m = 0; m < g->n_modes; m++)
+		fprintf(out, "%s%s", m ? ", " : "", grid_mode_name(g->modes[m]));
+	fprintf(out, " (baseline %s)\n", grid_mode_name(g->baseline));
+	fprintf(out, "seeds:   %zu (", g->n_seeds);
+	for (size_t i = 0; i < g->n_seeds && i < 8; i++)
+		fprintf(out, "%s%lld", i ? ", " : "", (long long)g->seeds[i]);
+	fprintf(out, "%s)\n", g->n_seeds > 8 ? ", ..." : "");
+}
+
+/* One line per hidden size with its resolved settings and cost. */
+static double plan_hidden(FILE *out, const struct grid *g, size_t h)
+{
+	size_t t = grid_trial_index(g, 0, h, 0);
+	struct trial_params p;
+	double flops;
+
+	grid_trial_params(g, t, &p);
+	flops = trial_flops(&p);
+	fprintf(out, "%8d %14g %6d %7d %8d %7d %13.3g\n", (int)p.n_hidden,
+		p.learning_rate, (int)p.batch_size, (int)p.n_epochs,
+		(int)p.n_train, (int)p.n_test, flops);
+	return flops * (double)(g->n_modes * g->n_seeds);
+}
+
+void report_plan(FILE *out, const struct grid *g)
+{
+	size_t n_trials = grid_n_trials(g);
+	double total = 0.0, hours;
+
+	fprintf(out, "config:  %s\ndata:    %s (split = %s)\n", g->path,
+		g->data_dir, g->split == SPLIT_POOLED ? "pooled" : "standard");
+	plan_axes(out, g);
+	fprintf(out, "\n  hidden  learning_rate  batch  epochs  n_train  "
+		     "n_test  FLOP per trial\n");
+	for (size_t h = 0; h < g->n_hidden; h++)
+		total += plan_hidden(out, g, h);
+
+	hours = total / (ASSUMED_GFLOPS * 1e9) / 3600.0;
+	fprintf(out, "\ntrials:  %zu\nwork:    %.3g FLOP, about %.2g "
+		     "core-hours at an assumed %.0f GFLOP/s per core\n",
+		n_trials, total, hours, ASSUMED_GFLOPS);
+	fprintf(out, "file:    about %.3g MB of curves\n",
+		(double)n_trials * N_CURVES * (g->max_epochs + 1) * 4.0 / 1e6);
+}
+
+/* Counts the rows with each status. */
+static void summary_counts(FILE *out, const struct h5out_summary *s)
+{
+	static const char *const names[] = {"done", "diverged", "failed",
+					    "pending"};
+	size_t counts[4] = {0, 0, 0, 0};
+
+	for (size_t i = 0; i < s->n_trials; i++)
+		for (size_t k = 0; k < 4; k++)
+			if (strcmp(s->trials[i].status, names[k]) == 0)
+				counts[k]++;
+	fprintf(out, "trials: %zu (", s->n_trials);
+	for (size_t k = 0; k < 4; k++)
+		fprintf(out, "%s%zu %s", k ? ", " : "", counts[k], names[k]);
+	fprintf(out, ")\n");
+}
+
+/* Mean and sample standard deviation of the done trials of (mode,
+ * hidden); returns their count. */
+static size_t config_mean(const struct h5out_summary *s, const char *mode,
+			  int32_t hidden, double *mean, double *sd)
+{
+	double sum = 0.0, sq = 0.0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_trials; i++) {
+		const struct trial_row *r = &s->trials[i];
+
+		if (r->hidden != hidden || strcmp(r->mode, mode) != 0 ||
+		    strcmp(r->status, "done") != 0)
+			continue;
+		sum += r->final_test_accuracy;
+		n++;
+	}
+	*mean = n ? sum / (double)n : NAN;
+	for (size_t i = 0; i < s->n_trials; i++) {
+		const struct trial_row *r = &s->trials[i];
+
+		if (r->hidden == hidden && strcmp(r->mode, mode) == 0 &&
+		    strcmp(r->status, "done") == 0)
+			sq += (r->final_test_accuracy - *mean) *
+			      (r->final_test_accuracy - *mean);
+	}
+	*sd = n > 1 ? sqrt(sq / (double)(n - 1)) : NAN;
+	return n;
+}
+
+/* Returns 1 if an earlier row has the same hidden size (and mode, if
+ * same_mode), so each configuration is printed once. */
+static int seen_before(const struct h5out_summary *s, size_t i, int same_mode)
+{
+	for (size_t j = 0; j < i; j++)
+		if (s->trials[j].hidden == s->trials[i].hidden &&
+		    (!same_mode ||
+		     strcmp(s->trials[j].mode, s->trials[i].mode) == 0))
+			return 1;
+	return 0;
+}
+
+static void summary_means(FILE *out, const struct h5out_summary *s)
+{
+	fprintf(out, "\nfinal test accuracy (mean and sd over done seeds)\n");
+	fprintf(out, "%8s  %-8s %4s %8s %8s\n", "hidden", "mode", "n", "mean",
+		"sd");
+	for (size_t i = 0; i < s->n_trials; i++) {
+		if (seen_before(s, i, 0))
+			continue;
+		for (size_t k = i; k < s->n_trials; k++) {
+			const struct trial_row *r = &s->trials[k];
+			double mean, sd;
+			size_t n;
+
+			if (r->hidden != s->trials[i].hidden ||
+			    seen_before(s, k, 1))
+				continue;
+			n = config_mean(s, r->mode, r->hidden, &mean, &sd);
+			fprintf(out, "%8d  %-8s %4zu %8.4f %8.4f\n",
+				(int)r->hidden, r->mode, n, mean, sd);
+		}
+	}
+}
+
+static void summary_stats(FILE *out, const struct h5out_summary *s)
+{
+	if (s->n_stats == 0) {
+		fprintf(out, "\nno stats table: the sweep has not finished\n");
+		return;
+	}
+	fprintf(out, "\nt-tests of final test accuracy against %s (pairs: "
+		     "seeds where both finished; p_holm over %zu "
+		     "comparisons)\n", s->stats[0].baseline, s->n_stats);
+	fprintf(out, "%8s  %-8s %4s %8s %8s %8s %19s %8s %9s %8s %9s %7s "
+		     "%9s\n", "hidden", "mode", "n", "mean", "base", "diff",
+		"ci95", "t_paired", "p_paired", "t_welch", "p_welch",
+		"cohen_d", "p_holm");
+	for (size_t i = 0; i < s->n_stats; i++) {
+		const struct stats_row *r = &s->stats[i];
+
+		fprintf(out, "%8d  %-8s %4d %8.4f %8.4f %+8.4f "
+			     "[%+8.4f,%+8.4f] %8.3f %9.3g %8.3f %9.3g %7.2f "
+			     "%9.3g\n", (int)r->hidden, r->mode,
+			(int)r->n_pairs, r->mean, r->mean_baseline,
+			r->mean_diff, r->ci95_low, r->ci95_high, r->t_paired,
+			r->p_paired, r->t_welch, r->p_welch, r->cohen_d,
+			r->p_holm);
+	}
+}
+
+void report_summary(FILE *out, const char *path,
+		    const struct h5out_summary *s)
+{
+	fprintf(out, "results: %s\n", path);
+	summary_counts(out, s);
+	summary_means(out, s);
+	summary_stats(out, s);
+}

@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test_h5out.c - writes a small results file with h5out, reads it back and
+ * checks every field, then checks the refusal to replace a file, --force,
+ * and the messages for unwritable directories and foreign files. Leaves
+ * DIR/layout.h5 in place for test_layout.py, which checks its layout with
+ * h5py and xarray and must agree with the values written here. */
+#include "fasweep/h5out.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+/* The grid of the test file: 3 modes x 2 hidden sizes x 3 seeds. */
+#define N_TEST_MODES  3
+#define N_TEST_HIDDEN 2
+#define N_TEST_SEEDS  3
+#define N_TEST_TRIALS (N_TEST_MODES * N_TEST_HIDDEN * N_TEST_SEEDS)
+#define MAX_EPOCHS    4
+#define N_POINTS      (MAX_EPOCHS + 1)
+#define N_STATS_ROWS  4
+
+/* The config text. Its non-ASCII characters check that it is stored as
+ * UTF-8, byte for byte. */
+#define CONFIG_TEXT                                                            \
+	"[sweep]\n"                                                            \
+	"modes = bp, fa, onehot\n"                                             \
+	"hidden = 16, 32\n"                                                    \
+	"seeds = 11, 22, 33\n"                                                 \
+	"\n"                                                                   \
+	"[network]\n"                                                          \
+	"# step size \xce\xb7 per hidden size\n"                               \
+	"learning_rate = 0.1, 0.05\n"                                          \
+	"epochs = 4\n"
+
+static const char *const mode_names[N_TEST_MODES] = {"bp", "fa", "onehot"};
+static const int32_t hidden_sizes[N_TEST_HIDDEN] = {16, 32};
+static const int64_t seed_values[N_TEST_SEEDS] = {11, 22, 33};
+static const double learning_rates[N_TEST_HIDDEN] = {0.1, 0.05};
+
+/* The trials written to layout.h5. Every other trial stays pending. */
+static const struct {
+	size_t trial;
+	const char *status;
+	const char *message;
+} written[] = {
+        {0, "done", ""},
+        {4, "diverged", "loss became NaN in epoch 3"},
+        {17, "done", ""},
+};
+
+#define N_WRITTEN (sizeof(written) / sizeof(written[0]))
+
+static int n_failed;
+
+static void expect_int(int line, const char *what, long long got,
+                       long long want)
+{
+	if (got == want)
+		return;
+	fprintf(stderr, "line %d: %s is %lld, expected %lld\n", line, what, got,
+	        want);
+	n_failed++;
+}
+
+/* Compares exactly, with NaN equal to NaN. */
+static void expect_dbl(int line, const char *what, double got, double want)
+{
+	if (got == want || (isnan(got) && isnan(want)))
+		return;
+	fprintf(stderr, "line %d: %s is %.17g, expected %.17g\n", line, what,
+	        got, want);
+	n_failed++;
+}
+
+static void expect_str(int line, const char *what, const char *got,
+                       const char *want)
+{
+	if (got != NULL && strcmp(got, want) == 0)
+		return;
+	fprintf(stderr, "line %d: %s is \"%s\", expected \"%s\"\n", line, what,
+	        got != NULL ? got : "(null)", want);
+	n_failed++;
+}
+
+static void expect_contains(int line, const char *what, const char *got,
+                            const char *part)
+{
+	if (strstr(got, part) != NULL)
+		return;
+	fprintf(stderr,
+	        "line %d: %s is \"%s\", expected it to contain \"%s\"\n", line,
+	        what, got, part);
+	n_failed++;
+}
+
+#define EXPECT_INT(got, want)                                                  \
+	expect_int(__LINE__, #got, (long long)(got), (long long)(want))
+#define EXPECT_DBL(got, want)                                                  \
+	expect_dbl(__LINE__, #got, (double)(got), (double)(want))
+#define EXPECT_STR(got, want) expect_str(__LINE__, #got, (got), (want))
+#define EXPECT_CONTAINS(got, part)                                             \
+	expect_contains(__LINE__, #got, (got), (part))
+/* Expects status 0 and prints the error message otherwise. */
+#define EXPECT_OK(call, err)                                                   \
+	do {                                                                   \
+		if ((call) != 0) {                                             \
+			fprintf(stderr, "line %d: %s failed: %s\n", __LINE__,  \
+			        #call, (err)->msg);                            \
+			n_failed++;                                            \
+		}                                                              \
+	} while (0)
+
+/* The grid and the arrays it points to. */
+struct test_grid {
+	struct grid g;
+	int32_t hidden[N_TEST_HIDDEN];
+	int64_t seeds[N_TEST_SEEDS];
+	double values[N_SETTINGS][N_TEST_HIDDEN];
+};
+
+/* Builds the grid of grid.h by hand: learning_rate is zipped to hidden and
+ * the other settings have one value each. */
+static void test_grid_init(struct test_grid *t)
+{
+	static const char *const setting_names[N_SETTINGS] = {
+	        [SET_LEARNING_RATE] = "learning_rate",
+	        [SET_BATCH_SIZE] = "batch_size",
+	        [SET_EPOCHS] = "epochs",
+	        [SET_N_TRAIN] = "n_train",
+	        [SET_N_TEST] = "n_test",
+	        [SET_N_PROBE] = "n_probe",
+	};
+	static const double single_values[N_SETTINGS] = {
+	        [SET_BATCH_SIZE] = 32, [SET_EPOCHS] = MAX_EPOCHS,
+	        [SET_N_TRAIN] = 1000,  [SET_N_TEST] = 500,
+	        [SET_N_PROBE] = 100,
+	};
+	struct grid *g = &t->g;
+
+	memset(t, 0, sizeof(*t));
+	g->path = "sweep.ini";
+	g->text = CONFIG_TEXT;
+	g->data_dir = "data";
+	g->n_modes = N_TEST_MODES;
+	g->modes[0] = MODE_BP;
+	g->modes[1] = MODE_FA;
+	g->modes[2] = MODE_ONEHOT;
+	g->baseline = MODE_BP;
+	g->n_hidden = N_TEST_HIDDEN;
+	memcpy(t->hidden, hidden_sizes, sizeof(t->hidden));
+	g->hidden = t->hidden;
+	g->n_seeds = N_TEST_SEEDS;
+	memcpy(t->seeds, seed_values, sizeof(t->seeds));
+	g->seeds = t->seeds;
+	g->max_epochs = MAX_EPOCHS;
+
+	for (int i = 0; i < N_SETTINGS; i++) {
+		struct grid_setting *s = &g->settings[i];
+
+		s->name = setting_names[i];
+		s->axis = AXIS_NONE;
+		s->n_values = 1;
+		s->values = t->values[i];
+		t->values[i][0] = single_values[i];
+	}
+	g->settings[SET_LEARNING_RATE].axis = AXIS_HIDDEN;
+	g->settings[SET_LEARNING_RATE].n_values = N_TEST_HIDDEN;
+	memcpy(t->values[SET_LEARNING_RATE], learning_rates,
+	       sizeof(learning_rates));
+}
+
+static const struct h5out_meta test_meta = {
+        .command_line = "fasweep run sweep.ini -o layout.h5",
+        .hostname = "testhost",
+        .mpi_ranks = 3,
+};
+
+/* Fills the keys of trial t, flat index (m * n_hidden + h) * n_seeds + s,
+ * and leaves the rest of the row pending. */
+static void row_pending(size_t t, struct trial_row *row)
+{
+	memset(row, 0, sizeof(*row));
+	snprintf(row->mode, sizeof(row->mode), "%s",
+	         mode_names[t / (N_TEST_HIDDEN * N_TEST_SEEDS)]);
+	row->hidden = hidden_sizes[(t / N_TEST_SEEDS) % N_TEST_HIDDEN];
+	row->seed = seed_values[t % N_TEST_SEEDS];
+	snprintf(row->status, sizeof(row->status), "pending");
+	row->final_test_accuracy = NAN;
+	row->wall_seconds = NAN;
+	row->rank = -1;
+}
+
+/* Fills the row of written[i]. test_layout.py expects the same values. */
+static void row_written(size_t i, struct trial_row *row)
+{
+	size_t t = written[i].trial;
+
+	row_pending(t, row);
+	snprintf(row->status, sizeof(row->status), "%s", written[i].status);
+	if (strcmp(written[i].status, "done") == 0)
+		row->final_test_accuracy = 0.5f + 0.01f * (float)t;
+	row->wall_seconds = 10.0 + (double)t;
+	row->rank = 1 + (int32_t)(t % 2);
+	snprintf(row->host, sizeof(row->host), "node%zu", t);
+	snprintf(row->message, sizeof(row->message), "%s", written[i].message);
+}
+
+/* Curve value of trial t: t * 100 + curve * 10 + epoch. */
+static void curves_fill(size_t t, float *curves)
+{
+	for (int c = 0; c < N_CURVES; c++)
+		for (int e = 0; e < N_POINTS; e++)
+			curves[c * N_POINTS + e] =
+			        (float)(t * 100 + (size_t)c * 10 + (size_t)e);
+}
+
+/* Fills row r of the stats table: double field k is r * 100 + k + 0.25,
+ * and the last row's p_holm is NaN. */
+static void stats_fill(size_t r, struct stats_row *row)
+{
+	double *fields[] = {
+	        &row->mean,        &row->sd,        &row->mean_baseline,
+	        &row->sd_baseline, &row->mean_diff, &row->ci95_low,
+	        &row->ci95_high,   &row->t_paired,  &row->p_paired,
+	        &row->t_welch,     &row->df_welch,  &row->p_welch,
+	        &row->cohen_d,     &row->p_holm,
+	};
+
+	memset(row, 0, sizeof(*row));
+	snprintf(row->mode, sizeof(row->mode), "%s", mode_names[1 + r / 2]);
+	row->hidden = hidden_sizes[r % 2];
+	snprintf(row->baseline, sizeof(row->baseline), "bp");
+	row->n_pairs = 3;
+	for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++)
+		*fields[k] = (double)r * 100 + (double)k + 0.25;
+	if (r == N_STATS_ROWS - 1)
+		row->p_holm = NAN;
+}
+
+static int file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* Returns the contents of path (malloc'd) with *size set, or NULL. */
+static char *file_read_all(const char *path, size_t *size)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		}
+		*size = (size_t)n;
+	}
+	fclose(f);
+	return buf;
+}
+
+static void tmp_path_of(const char *path, char *tmp, size_t size)
+{
+	snprintf(tmp, size, "%s.tmp.%ld", path, (long)getpid());
+}
+
+/* Creates DIR/layout.h5 and writes three trials and the stats table. */
+static void test_write_layout(const char *path, const struct grid *g)
+{
+	struct fw_error err = {""};
+	struct h5out *o = NULL;
+	struct trial_row row;
+	struct stats_row stats[6];
+	float curves[N_CURVES * N_POINTS];
+	char tmp[PATH_MAX];
+
+	/* force = 1, because an earlier run may have left the file. */
+	EXPECT_OK(h5out_create(&o, path, g, &test_meta, 1, &err), &err);
+	if (o == NULL)
+		return;
+	tmp_path_of(path, tmp, sizeof(tmp));
+	EXPECT_INT(file_exists(tmp), 0);
+
+	for (size_t i = 0; i < N_WRITTEN; i++) {
+		row_written(i, &row);
+		curves_fill(written[i].trial, curves);
+		EXPECT_OK(h5out_write_trial(o, written[i].trial, &row, curves,
+		                            &err),
+		          &err);
+	}
+
+	/* An index past the grid and a row stored at the wrong index. */
+	row_pending(5, &row);
+	EXPECT_INT(h5out_write_trial(o, N_TEST_TRIALS, &row, curves, &err), -1);
+	EXPECT_CONTAINS(err.msg, "trial index 18 is out of range");
+	fw_error_clear(&err);
+	EXPECT_INT(h5out_write_trial(o, 6, &row, curves, &err), -1);
+	EXPECT_CONTAINS(err.msg, "trial 6 is (fa, 16, 11) but its row is "
+	                         "(bp, 32, 33)");
+	fw_error_clear(&err);
+
+	/* Six rows first, then the four that must remain. */
+	for (size_t r = 0; r < 6; r++) {
+		stats_fill(r % N_STATS_ROWS, &stats[r]);
+		snprintf(stats[r].mode, sizeof(stats[r].mode), "earlier");
+	}
+	EXPECT_OK(h5out_write_stats(o, stats, 6, &err), &err);
+	for (size_t r = 0; r < N_STATS_ROWS; r++)
+		stats_fill(r, &stats[r]);
+	EXPECT_OK(h5out_write_stats(o, stats, N_STATS_ROWS, &err), &err);
+
+	EXPECT_OK(h5out_close(o, &err), &err);
+}
+
+static void expect_row(size_t t, const struct trial_row *got,
+                       const struct trial_row *want)
+{
+	if (strcmp(got->mode, want->mode) != 0 || got->hidden != want->hidden ||
+	    got->seed != want->seed)
+		fprintf(stderr, "trial %zu:\n", t);
+	EXPECT_STR(got->mode, want->mode);
+	EXPECT_INT(got->hidden, want->hidden);
+	EXPECT_INT(got->seed, want->seed);
+	EXPECT_STR(got->status, want->status);
+	EXPECT_DBL(got->final_test_accuracy, want->final_test_accuracy);
+	EXPECT_DBL(got->wall_seconds, want->wall_seconds);
+	EXPECT_INT(got->rank, want->rank);
+	EXPECT_STR(got->host, want->host);
+	EXPECT_STR(got->message, want->message);
+}
+
+static void expect_stats_row(const struct stats_row *got,
+                             const struct stats_row *want)
+{
+	EXPECT_STR(got->mode, want->mode);
+	EXPECT_INT(got->hidden, want->hidden);
+	EXPECT_STR(got->baseline, want->baseline);
+	EXPECT_INT(got->n_pairs, want->n_pairs);
+	EXPECT_DBL(got->mean, want->mean);
+	EXPECT_DBL(got->sd, want->sd);
+	EXPECT_DBL(got->mean_baseline, want->mean_baseline);
+	EXPECT_DBL(got->sd_baseline, want->sd_baseline);
+	EXPECT_DBL(got->mean_diff, want->mean_diff);
+	EXPECT_DBL(got->ci95_low, want->ci95_low);
+	EXPECT_DBL(got->ci95_high, want->ci95_high);
+	EXPECT_DBL(got->t_paired, want->t_paired);
+	EXPECT_DBL(got->p_paired, want->p_paired);
+	EXPECT_DBL(got->t_welch, want->t_welch);
+	EXPECT_DBL(got->df_welch, want->df_welch);
+	EXPECT_DBL(got->p_welch, want->p_welch);
+	EXPECT_DBL(got->cohen_d, want->cohen_d);
+	EXPECT_DBL(got->p_holm, want->p_holm);
+}
+
+/* Reads layout.h5 back and compares every row with what was written. */
+static void test_read_summary(const char *path)
+{
+	struct fw_error err = {""};
+	struct h5out_summary s;
+	struct trial_row want;
+	struct stats_row want_stats;
+
+	EXPECT_OK(h5out_read_summary(path, &s, &err), &err);
+	EXPECT_STR(s.config, CONFIG_TEXT);
+	EXPECT_INT(s.n_trials, N_TEST_TRIALS);
+	for (size_t t = 0; t < s.n_trials && t < N_TEST_TRIALS; t++) {
+		row_pending(t, &want);
+		for (size_t i = 0; i < N_WRITTEN; i++)
+			if (written[i].trial == t)
+				row_written(i, &want);
+		expect_row(t, &s.trials[t], &want);
+	}
+
+	EXPECT_INT(s.n_stats, N_STATS_ROWS);
+	for (size_t r = 0; r < s.n_stats && r < N_STATS_ROWS; r++) {
+		stats_fill(r, &want_stats);
+		expect_stats_row(&s.stats[r], &want_stats);
+	}
+	h5out_summary_free(&s);
+	EXPECT_INT(s.n_trials, 0);
+}
+
+/* An existing file is rejected without force and left byte-identical. */
+static void test_existing_rejected(const char *path, const struct grid *g)
+{
+	struct fw_error err = {""};
+	struct h5out *o = NULL;
+	char want[PATH_MAX + 128];
+	char tmp[PATH_MAX];
+	size_t n_before = 0;
+	size_t n_after = 0;
+	char *before = file_read_all(path, &n_before);
+	char *after;
+
+	EXPECT_INT(before != NULL, 1);
+	EXPECT_INT(h5out_create(&o, path, g, &test_meta, 0, &err), -1);
+	EXPECT_INT(o == NULL, 1);
+	snprintf(want, sizeof(want),
+	         "%s already exists; pass --force to replace it or -o to "
+	         "write elsewhere",
+	         path);
+	EXPECT_STR(err.msg, want);
+
+	after = file_read_all(path, &n_after);
+	EXPECT_INT(n_after, n_before);
+	EXPECT_INT(before != NULL && after != NULL && n_after == n_before &&
+	                   memcmp(before, after, n_before) == 0,
+	           1);
+	tmp_path_of(path, tmp, sizeof(tmp));
+	EXPECT_INT(file_exists(tmp), 0);
+	free(after);
+	free(before);
+}
+
+/* With force, a file holding a written trial is replaced by a new one with
+ * every trial pending. */
+static void test_force_replaces(const char *dir, const struct grid *g)
+{
+	struct fw_error err = {""};
+	struct h5out *o = NULL;
+	struct h5out_summary s;
+	struct trial_row row;
+	float curves[N_CURVES * N_POINTS];
+	char path[PATH_MAX];
+	char tmp[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/replace.h5", dir);
+	EXPECT_OK(h5out_create(&o, path, g, &test_meta, 1, &err), &err);
+	row_written(0, &row);
+	curves_fill(0, curves);
+	if (o != NULL)
+		EXPECT_OK(h5out_write_trial(o, 0, &row, curves, &err), &err);
+	EXPECT_OK(h5out_close(o, &err), &err);
+
+	o = NULL;
+	EXPECT_OK(h5out_create(&o, path, g, &test_meta, 1, &err), &err);
+	EXPECT_OK(h5out_close(o, &err), &err);
+	tmp_path_of(path, tmp, sizeof(tmp));
+	EXPECT_INT(file_exists(tmp), 0);
+
+	EXPECT_OK(h5out_read_summary(path, &s, &err), &err);
+	EXPECT_INT(s.n_trials, N_TEST_TRIALS);
+	if (s.n_trials > 0)
+		EXPECT_STR(s.trials[0].status, "pending");
+	EXPECT_INT(s.n_stats, 0);
+	h5out_summary_free(&s);
+}
+
+/* A path whose directory cannot hold a file gets the message of h5out.h.
+ * Tests run as root, which ignores directory permissions, so the cases are
+ * a missing directory and a regular file used as a directory. */
+static void test_unwritable_dir(const char *dir, const struct grid *g)
+{
+	static const struct {
+		const char *sub; /* under DIR */
+		int errnum;
+	} cases[] = {
+	        {"no-such-dir/out.h5", ENOENT},
+	        {"plain.txt/out.h5", ENOTDIR},
+	};
+	char plain[PATH_MAX];
+	FILE *f;
+
+	snprintf(plain, sizeof(plain), "%s/plain.txt", dir);
+	f = fopen(plain, "w");
+	EXPECT_INT(f != NULL, 1);
+	if (f != NULL)
+		EXPECT_INT(fclose(f), 0);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fw_error err = {""};
+		struct h5out *o = NULL;
+		char path[PATH_MAX];
+		char want[PATH_MAX + 128];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, cases[i].sub);
+		snprintf(want, sizeof(want),
+		         "cannot create %s: %s; choose a writable directory "
+		         "with -o",
+		         path, strerror(cases[i].errnum));
+		EXPECT_INT(h5out_create(&o, path, g, &test_meta, 1, &err), -1);
+		EXPECT_INT(o == NULL, 1);
+		EXPECT_STR(err.msg, want);
+	}
+}
+
+/* A failure inside HDF5 names the call and removes the temporary file: a
+ * zipped setting named "seed" collides with the seed scale. */
+static void test_failed_layout_removed(const char *dir, const struct grid *g)
+{
+	struct fw_error err = {""};
+	struct h5out *o = NULL;
+	struct grid bad = *g;
+	char path[PATH_MAX];
+	char tmp[PATH_MAX];
+	H5E_auto2_t func_before = NULL;
+	H5E_auto2_t func_after = NULL;
+	void *data;
+
+	snprintf(path, sizeof(path), "%s/collision.h5", dir);
+	tmp_path_of(path, tmp, sizeof(tmp));
+	bad.settings[SET_LEARNING_RATE].name = "seed";
+	EXPECT_INT(H5Eget_auto2(H5E_DEFAULT, &func_before, &data), 0);
+
+	EXPECT_INT(h5out_create(&o, path, &bad, &test_meta, 1, &err), -1);
+	EXPECT_INT(o == NULL, 1);
+	EXPECT_CONTAINS(err.msg, "H5Dcreate2 failed at h5out.c:");
+	EXPECT_INT(file_exists(path), 0);
+	EXPECT_INT(file_exists(tmp), 0);
+
+	/* h5out restores HDF5's automatic error printing when it returns. */
+	EXPECT_INT(H5Eget_auto2(H5E_DEFAULT, &func_after, &data), 0);
+	EXPECT_INT(func_after == func_before, 1);
+}
+
+/* Files that are missing, not HDF5, or HDF5 without fasweep_version. */
+static void test_foreign_files(const char *dir)
+{
+	static const char *const subs[] = {"notes.txt", "other.h5"};
+	char path[PATH_MAX];
+	char want[PATH_MAX + 128];
+	struct fw_error err = {""};
+	struct h5out_summary s;
+	FILE *f;
+	hid_t file;
+
+	snprintf(path, sizeof(path), "%s/notes.txt", dir);
+	f = fopen(path, "w");
+	EXPECT_INT(f != NULL, 1);
+	if (f != NULL) {
+		EXPECT_INT(fputs("not an HDF5 file\n", f) >= 0, 1);
+		EXPECT_INT(fclose(f), 0);
+	}
+	snprintf(path, sizeof(path), "%s/other.h5", dir);
+	file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	EXPECT_INT(file >= 0, 1);
+	if (file >= 0)
+		EXPECT_INT(H5Fclose(file), 0);
+
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, subs[i]);
+		snprintf(want, sizeof(want),
+		         "%s: not a fasweep results file (no fasweep_version "
+		         "attribute)",
+		         path);
+		fw_error_clear(&err);
+		EXPECT_INT(h5out_read_summary(path, &s, &err), -1);
+		EXPECT_STR(err.msg, want);
+		EXPECT_INT(s.trials == NULL && s.config == NULL, 1);
+	}
+
+	snprintf(path, sizeof(path), "%s/missing.h5", dir);
+	snprintf(want, sizeof(want), "%s: not found", path);
+	fw_error_clear(&err);
+	EXPECT_INT(h5out_read_summary(path, &s, &err), -1);
+	EXPECT_STR(err.msg, want);
+}
+
+int main(int argc, char **argv)
+{
+	struct test_grid tg;
+	char path[PATH_MAX];
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s SCRATCH_DIR\n", argv[0]);
+		return 2;
+	}
+	if (mkdir(argv[1], 0777) != 0 && errno != EEXIST) {
+		fprintf(stderr, "cannot create %s: %s\n", argv[1],
+		        strerror(errno));
+		return 2;
+	}
+	test_grid_init(&tg);
+	snprintf(path, sizeof(path), "%s/layout.h5", argv[1]);
+
+	test_write_layout(path, &tg.g);
+	test_read_summary(path);
+	test_existing_rejected(path, &tg.g);
+	test_force_replaces(argv[1], &tg.g);
+	test_unwritable_dir(argv[1], &tg.g);
+	test_failed_layout_removed(argv[1], &tg.g);
+	test_foreign_files(argv[1]);
+
+	if (n_failed > 0) {
+		fprintf(stderr, "test_h5out: %d checks failed\n", n_failed);
+		return 1;
+	}
+	printf("test_h5out: all checks passed\n");
+	return 0;
+}
