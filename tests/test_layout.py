@@ -22,6 +22,8 @@ import warnings
 import h5py
 import numpy as np
 
+from fwtest import Tally
+
 # Imported before any warning is recorded, so that warnings raised while
 # these packages load are not taken for problems with the file.
 import h5netcdf  # noqa: F401
@@ -89,19 +91,8 @@ CREATED_UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 CREATED_UTC_PATTERN = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 
-class Checker:
-    """Counts passed and failed checks and prints each failure."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print(f"FAIL {name}: {detail}")
+class Checker(Tally):
+    """A Tally that can also compare values with same()."""
 
     def equal(self, name, got, want):
         self.check(name, same(got, want), f"got {got!r}, expected {want!r}")
