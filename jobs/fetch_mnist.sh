@@ -12,7 +12,7 @@ sums="ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db  train-im
 ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2  t10k-labels-idx1-ubyte"
 
 mkdir -p "$dir"
-if (cd "$dir" && echo "$sums" | sha256sum --check --quiet 2>/dev/null); then
+if (cd "$dir" && echo "$sums" | sha256sum --check --quiet >/dev/null 2>&1); then
 	exit 0
 fi
 

@@ -3,11 +3,13 @@
 # Runs a sweep on this machine: installs what is missing, builds in Release,
 # fetches MNIST into data/mnist, runs CONFIG (default configs/demo.ini) with
 # mpirun on all cores and prints the report. Results go to
-# results/<config name>.h5; an existing file there is kept unless FORCE=1.
+# results/<config name>.h5 in the repository; an existing file there is kept
+# unless FORCE=1. The sweep runs in the repository, so a relative dir in
+# CONFIG's [data] section is taken from there.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-config=${1:-configs/demo.ini}
+config=$(realpath "${1:-$top/configs/demo.ini}")
 cd "$top"
 
 jobs/install_deps.sh
@@ -22,7 +24,14 @@ name=$(basename "$config" .ini)
 mkdir -p results
 output=results/$name.h5
 force=()
-[ "${FORCE:-0}" = 1 ] && force=(--force)
+if [ "${FORCE:-0}" = 1 ]; then
+	force=(--force)
+elif [ -e "$output" ]; then
+	echo "local.sh: $output exists and is kept; its report follows." \
+	     "Run with FORCE=1 to replace it, or move it away." >&2
+	build-release/fasweep report "$output"
+	exit 0
+fi
 if [ "$(id -u)" -eq 0 ]; then
 	export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi

@@ -58,7 +58,7 @@ static float *msg_curves(const struct sweep *s)
 	return (float *)(s->msg + sizeof(struct result_msg));
 }
 
-/* Rank 0 reads and validates the INI file and broadcasts its text; the
+/* Rank 0 reads and validates the INI file and broadcasts its text. The
  * other ranks parse the same text, which cannot fail once rank 0 accepted
  * it. Returns 0 on every rank, or -1 on every rank. */
 static int share_grid(struct sweep *s)
@@ -142,18 +142,22 @@ static int check_sizes(const struct sweep *s, struct fw_error *err)
 	return 0;
 }
 
-/* Loads MNIST on every rank and agrees on success. A rank that fails logs
- * its own error, so a file missing on one node is named with that node. */
+/* Loads MNIST on every rank and agrees on success. Rank 0 logs its own
+ * error. Another rank logs its error only when rank 0 loaded the data, so
+ * a file missing on one node is named with that node, and a path wrong
+ * everywhere is reported once, not once per rank. */
 static int load_data(struct sweep *s)
 {
 	struct fw_error err = {{0}};
-	int ok = 1, all_ok = 0;
+	int ok = 1, all_ok = 0, root_ok;
 
-	if (dataset_load(&s->ds, s->grid.data_dir, &err) != 0) {
-		log_msg(&s->log, LOG_ERROR, "on %s: %s", s->host, err.msg);
+	if (dataset_load(&s->ds, s->grid.data_dir, &err) != 0)
 		ok = 0;
-	}
+	root_ok = ok;
+	MPI_Bcast(&root_ok, 1, MPI_INT, 0, s->comm);
 	MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, s->comm);
+	if (!ok && (s->rank == 0 || root_ok))
+		log_msg(&s->log, LOG_ERROR, "on %s: %s", s->host, err.msg);
 	if (!all_ok && s->rank == 0 && ok)
 		log_msg(&s->log, LOG_ERROR, "MNIST could not be loaded on "
 			"every rank; see the errors above");

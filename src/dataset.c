@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fasweep/rng.h"
 
 #define DATASET_FETCH_HINT                                                     \
-	"fetch MNIST with jobs/fetch_mnist.sh or set dir in [data]"
+	"fetch MNIST with jobs/fetch_mnist.sh, or point dir in [data] or "     \
+	"--data at the MNIST files"
 
 /* One pair of image and label files as loaded. */
 struct dataset_part {
@@ -42,14 +44,23 @@ static int dataset_check_dir(const char *dir, struct fw_error *err)
 {
 	struct stat st;
 
-	if (stat(dir[0] ? dir : ".", &st) != 0)
+	if (stat(dir[0] ? dir : ".", &st) != 0) {
+		char cwd[512] = "";
+
+		/* A relative path is the usual mistake in batch jobs, which
+		 * start in another directory: name the one it was tried in. */
+		if (dir[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
+			cwd[0] = '\0';
 		return fw_error_set(err,
-		                    "%s: data directory not found (%s); %s",
-		                    dir, strerror(errno), DATASET_FETCH_HINT);
+		                    "%s: data directory not found (%s%s%s); %s",
+		                    dir, strerror(errno),
+		                    cwd[0] ? ", relative to " : "", cwd,
+		                    DATASET_FETCH_HINT);
+	}
 	if (!S_ISDIR(st.st_mode))
 		return fw_error_set(err,
-		                    "%s: not a directory; set dir in [data] to "
-		                    "the directory of the MNIST files",
+		                    "%s: not a directory; point dir in [data] or "
+		                    "--data at the directory of the MNIST files",
 		                    dir);
 	return 0;
 }

@@ -1324,8 +1324,8 @@ static int summary_check_file(const char *path, struct fw_error *err)
 		                    strerror(errno));
 	if (!S_ISREG(st.st_mode) || H5Fis_hdf5(path) <= 0)
 		return fw_error_set(err,
-		                    "%s: not a fasweep results file (no "
-		                    "fasweep_version attribute)",
+		                    "%s: not an HDF5 file; give the results file "
+		                    "that fasweep run wrote",
 		                    path);
 	return 0;
 }

@@ -31,7 +31,9 @@ static const char usage_text[] =
 	"  plan CONFIG\n"
 	"      print the expanded grid, the trial count and a cost estimate.\n"
 	"  trial --config CONFIG --mode MODE --hidden H --seed S [--data DIR]\n"
-	"      run one trial without MPI and print its curves as TSV.\n"
+	"      run one trial without MPI and print its curves as TSV. MODE, H\n"
+	"      and S need not be in CONFIG's grid unless a setting is zipped\n"
+	"      to their axis.\n"
 	"  report FILE\n"
 	"      print the per-configuration means and the t-test table.\n"
 	"\n"
@@ -250,6 +252,24 @@ static long find_mode(const struct grid *g, enum fw_mode mode)
 	return -1;
 }
 
+/* Prints the values of an axis, for an error message. */
+static void print_axis_values(const struct grid *g, enum grid_axis axis)
+{
+	size_t n = axis == AXIS_MODE ? g->n_modes
+		   : axis == AXIS_HIDDEN ? g->n_hidden : g->n_seeds;
+
+	for (size_t i = 0; i < n; i++) {
+		fprintf(stderr, "%s", i ? ", " : "");
+		if (axis == AXIS_MODE)
+			fprintf(stderr, "%s", grid_mode_name(g->modes[i]));
+		else if (axis == AXIS_HIDDEN)
+			fprintf(stderr, "%d", (int)g->hidden[i]);
+		else
+			fprintf(stderr, "%lld", (long long)g->seeds[i]);
+	}
+	fprintf(stderr, "\n");
+}
+
 /* Resolves the settings of (mode, hidden, seed), which need not be in the
  * grid unless a setting is zipped to their axis. */
 static int trial_settings(const struct grid *g, enum fw_mode mode,
@@ -258,18 +278,16 @@ static int trial_settings(const struct grid *g, enum fw_mode mode,
 {
 	long at[N_AXES] = {find_mode(g, mode), find_hidden(g, hidden),
 			   find_seed(g, seed)};
-	static const char *const axis_keys[N_AXES] = {"modes", "hidden",
-						      "seeds"};
 
 	for (size_t k = 0; k < N_SETTINGS; k++) {
 		enum grid_axis axis = g->settings[k].axis;
 
 		if (axis != AXIS_NONE && at[axis] < 0) {
 			fprintf(stderr, "fasweep: %s: %s is zipped to %s, so "
-				"the trial's %s must be one of [sweep] %s\n",
-				g->path, g->settings[k].name,
-				grid_axis_name(axis), grid_axis_name(axis),
-				axis_keys[axis]);
+				"the trial's %s must be one of: ", g->path,
+				g->settings[k].name, grid_axis_name(axis),
+				grid_axis_name(axis));
+			print_axis_values(g, axis);
 			return -1;
 		}
 	}
@@ -366,7 +384,7 @@ static int cmd_trial(const struct cli *c)
 		g.data_dir = strdup(c->data);
 	}
 	rc = trial_settings(&g, mode, hidden, seed, &p) == 0 ? run_one(&g, &p)
-							     : EXIT_ERROR;
+							     : EXIT_USAGE;
 	grid_free(&g);
 	return rc;
 }

@@ -160,8 +160,29 @@ static void summary_means(FILE *out, const struct h5out_summary *s)
 	}
 }
 
+/* Returns x, with any NaN as the positive quiet NaN, so that printf shows
+ * "nan" and never "-nan". */
+static double unsigned_nan(double x)
+{
+	return isnan(x) ? NAN : x;
+}
+
+static void print_stats_row(FILE *out, const struct stats_row *r)
+{
+	fprintf(out, "%8d  %-8s %4d %8.4f %8.4f %+8.4f [%+8.4f,%+8.4f] %8.3f "
+		     "%9.3g %8.3f %9.3g %7.2f %9.3g\n", (int)r->hidden, r->mode,
+		(int)r->n_pairs, unsigned_nan(r->mean),
+		unsigned_nan(r->mean_baseline), unsigned_nan(r->mean_diff),
+		unsigned_nan(r->ci95_low), unsigned_nan(r->ci95_high),
+		unsigned_nan(r->t_paired), unsigned_nan(r->p_paired),
+		unsigned_nan(r->t_welch), unsigned_nan(r->p_welch),
+		unsigned_nan(r->cohen_d), unsigned_nan(r->p_holm));
+}
+
 static void summary_stats(FILE *out, const struct h5out_summary *s)
 {
+	int any_nan = 0;
+
 	if (s->n_stats == 0) {
 		fprintf(out, "\nno stats table: the sweep has not finished\n");
 		return;
@@ -174,16 +195,12 @@ static void summary_stats(FILE *out, const struct h5out_summary *s)
 		"ci95", "t_paired", "p_paired", "t_welch", "p_welch",
 		"cohen_d", "p_holm");
 	for (size_t i = 0; i < s->n_stats; i++) {
-		const struct stats_row *r = &s->stats[i];
-
-		fprintf(out, "%8d  %-8s %4d %8.4f %8.4f %+8.4f "
-			     "[%+8.4f,%+8.4f] %8.3f %9.3g %8.3f %9.3g %7.2f "
-			     "%9.3g\n", (int)r->hidden, r->mode,
-			(int)r->n_pairs, r->mean, r->mean_baseline,
-			r->mean_diff, r->ci95_low, r->ci95_high, r->t_paired,
-			r->p_paired, r->t_welch, r->p_welch, r->cohen_d,
-			r->p_holm);
+		print_stats_row(out, &s->stats[i]);
+		any_nan |= isnan(s->stats[i].p_paired);
 	}
+	if (any_nan)
+		fprintf(out, "nan: fewer than 2 complete pairs, or no variance "
+			     "in the paired differences\n");
 }
 
 void report_summary(FILE *out, const char *path,

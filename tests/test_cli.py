@@ -63,9 +63,11 @@ def check_trial(tally, data):
                 == rows["fa"][0][1:4] == rows["onehot"][0][1:4], rows)
     proc = run([FASWEEP, "trial", "--config", TINY_INI, "--mode", "fa",
                 "--hidden", "9", "--seed", "1", "--data", data])
-    tally.check("trial with an H outside a zipped axis fails",
-                proc.returncode == 1 and "learning_rate" in proc.stderr,
-                proc.stderr)
+    tally.check("trial with an H outside a zipped axis exits 2",
+                proc.returncode == 2, proc.returncode)
+    tally.check("trial error names the setting and the sizes",
+                "learning_rate" in proc.stderr and "one of: 8, 16" in
+                proc.stderr, proc.stderr)
 
 
 def check_overwrite(tally, work, data):

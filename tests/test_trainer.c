@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Tests of one trial: pairing across modes, bit-identical reruns, the fa
- * scale schedule, backprop's own diagnostics, and divergence. */
+ * scale schedule, backprop's own diagnostics, divergence, and which BLAS
+ * the trainer's products go to. */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cblas.h>
 
 #include "check.h"
 #include "fasweep/rng.h"
@@ -168,6 +173,18 @@ static void test_too_few_images(const struct dataset *ds)
 	CHECK(strcmp(out.message, "") != 0);
 }
 
+/* libgsl loads GSL's reference CBLAS too; OpenBLAS must be the library
+ * that provides cblas_sgemm, or every product runs several times slower. */
+static void test_blas_is_openblas(void)
+{
+	Dl_info info;
+
+	CHECK(dladdr((void *)cblas_sgemm, &info) != 0);
+	CHECK(info.dli_fname != NULL && strstr(info.dli_fname, "openblas"));
+	if (info.dli_fname != NULL)
+		printf("cblas_sgemm is in %s\n", info.dli_fname);
+}
+
 int main(void)
 {
 	struct dataset ds;
@@ -179,6 +196,7 @@ int main(void)
 	test_fa_scale(&ds);
 	test_divergence(&ds);
 	test_too_few_images(&ds);
+	test_blas_is_openblas();
 	dataset_free(&ds);
 	return check_exit("test_trainer");
 }
