@@ -19,9 +19,9 @@ import warnings
 
 import h5py
 import numpy as np
-from scipy import special, stats
 
 from fwtest import FASWEEP, TINY_INI, fresh_dir, mpirun, run, tiny_mnist
+from test_stats_scipy import accurate_t975, holm, reference
 from test_layout import (CURVES, STATS_DOUBLE_FIELDS, Checker, check_layout,
                          text, trial_keys, utc_now)
 
@@ -172,75 +172,15 @@ def check_feedback(ck, f):
                      abs(r0) <= fa_limit, f"|{r0}| > {fa_limit:.3f}")
 
 
-def t975(df):
-    """Return the 0.975 quantile of Student's t with df degrees of freedom
-    through the incomplete beta function, P(|T| > q) = I_x(df/2, 1/2) with
-    x = df / (df + q^2). scipy 1.10.1's stats.t.ppf and special.stdtrit use
-    cdflib, which is off by 4.1e-9 relative at df = 39 (mpmath 1.2.1)."""
-    x = special.betaincinv(df / 2.0, 0.5, 0.05)
-    return math.sqrt(df * (1.0 / x - 1.0))
-
-
 def check_t975(ck):
-    """Check t975 against the closed form for df = 2, where the quantile of
-    p is a sqrt(2 / (1 - a^2)) with a = 2 p - 1."""
+    """Check the reference quantile accurate_t975 against the closed form
+    for df = 2, where the quantile of p is a sqrt(2 / (1 - a^2)) with
+    a = 2 p - 1."""
     a = 2 * 0.975 - 1
     want = a * math.sqrt(2.0 / (1.0 - a * a))
-    got = t975(2)
+    got = accurate_t975(2)
     ck.check("accurate t quantile at df 2", abs(got - want) <= 1e-14 * want,
              f"{got!r} vs {want!r}")
-
-
-def compare_pair(x, y):
-    """Return the numeric stats fields of mode x against baseline y, both
-    float64 arrays paired by position, from NumPy and scipy.stats."""
-    n = len(x)
-    nan = math.nan
-    row = {"n_pairs": n}
-    row["mean"] = float(np.mean(x)) if n else nan
-    row["mean_baseline"] = float(np.mean(y)) if n else nan
-    row["sd"] = float(np.std(x, ddof=1)) if n >= 2 else nan
-    row["sd_baseline"] = float(np.std(y, ddof=1)) if n >= 2 else nan
-    row["mean_diff"] = row["mean"] - row["mean_baseline"]
-    if n < 2:
-        for name in ("ci95_low", "ci95_high", "t_paired", "p_paired",
-                     "t_welch", "df_welch", "p_welch", "cohen_d"):
-            row[name] = nan
-        return row
-
-    paired = stats.ttest_rel(x, y)
-    row["t_paired"] = float(paired.statistic)
-    row["p_paired"] = float(paired.pvalue)
-    welch = stats.ttest_ind(x, y, equal_var=False)
-    row["t_welch"] = float(welch.statistic)
-    row["p_welch"] = float(welch.pvalue)
-
-    # Welch-Satterthwaite df, which scipy sets to 1 when both variances
-    # are 0.
-    vx, vy = np.var(x, ddof=1) / n, np.var(y, ddof=1) / n
-    df = (vx + vy) ** 2 / (vx ** 2 / (n - 1) + vy ** 2 / (n - 1))
-    row["df_welch"] = 1.0 if math.isnan(df) else float(df)
-
-    half = t975(n - 1) * np.std(x - y, ddof=1) / math.sqrt(n)
-    row["ci95_low"] = row["mean_diff"] - half
-    row["ci95_high"] = row["mean_diff"] + half
-    # float64 division, so two constant groups give inf or NaN as in C
-    pooled = np.sqrt((row["sd"] ** 2 + row["sd_baseline"] ** 2) / 2.0)
-    row["cohen_d"] = float(np.float64(row["mean_diff"]) / pooled)
-    return row
-
-
-def holm(p):
-    """Return Holm's step-down adjusted p values over the non-NaN entries
-    of p, with ties in input order. NaN entries stay NaN."""
-    order = sorted((i for i, v in enumerate(p) if not math.isnan(v)),
-                   key=lambda i: (p[i], i))
-    adjusted = [math.nan] * len(p)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(order) - rank) * p[i]))
-        adjusted[i] = running
-    return adjusted
 
 
 def reference_stats(trials):
@@ -264,7 +204,7 @@ def reference_stats(trials):
             y = np.array([accuracy[(BASELINE, hidden, s)] for s in seeds])
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
-                row = compare_pair(x, y)
+                row, _ = reference(x, y)
             row.update(mode=mode, hidden=hidden, baseline=BASELINE)
             rows.append(row)
 
