@@ -284,8 +284,9 @@ static void wait_for_result(struct sweep *s, MPI_Status *st)
 		 TAG_RESULT, s->comm, st);
 }
 
-/* Rank 0 with workers: answers every "ready" or result with the next trial,
- * or -1 once none is left or the file cannot be written. */
+/* Rank 0 with workers: replies to every "ready" or result message with the
+ * next trial index, or with -1 once none is left or the file cannot be
+ * written. */
 static int coordinate(struct sweep *s)
 {
 	int n_active = s->n_ranks - 1, rc = 0;
@@ -308,7 +309,8 @@ static int coordinate(struct sweep *s)
 	return rc;
 }
 
-/* A worker: reports ready, then runs trials until told -1. */
+/* A worker: sends "ready", then runs each trial it receives until it
+ * receives -1. */
 static void work(struct sweep *s)
 {
 	struct result_msg *m = (struct result_msg *)s->msg;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Assertions for the C tests: each failed check prints the expression, both
- * values and file:line, and counts; check_exit() ends the test with status 1
- * if any check failed. */
+/* Assertions for the C tests. Each failed check prints the expression, both
+ * values and file:line, and is counted. check_exit() ends the test with
+ * status 1 if any check failed. */
 #ifndef FASWEEP_TEST_CHECK_H
 #define FASWEEP_TEST_CHECK_H
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The MPI sweep: rank 0 validates the grid and the data, creates the results
+/* The MPI sweep. Rank 0 validates the grid and the data, creates the results
  * file, hands out trials largest hidden size first, stores each result as it
- * arrives and runs the final pass; the other ranks train. With one rank,
- * rank 0 runs the trials itself. */
+ * arrives and runs the final pass, while the other ranks train. With one
+ * rank, rank 0 runs the trials itself. */
 #ifndef FASWEEP_COORD_H
 #define FASWEEP_COORD_H
 

@@ -14,7 +14,7 @@
 #define DATASET_PIXELS (DATASET_ROWS * DATASET_COLS)
 #define DATASET_CLASSES 10
 
-/* How a trial's training and test images are chosen. */
+/* The rule that chooses a trial's training and test images. */
 enum split_kind {
 	SPLIT_POOLED,  /* both drawn, disjoint, from all images of both files */
 	SPLIT_STANDARD /* training from the train files, test from t10k */
@@ -60,8 +60,8 @@ int dataset_load(struct dataset *ds, const char *dir, struct fw_error *err);
 /* Releases what dataset_load allocated; safe on a zeroed struct. */
 void dataset_free(struct dataset *ds);
 
-/* Draws the images of one trial from the stream (seed, n_hidden, RNG_SPLIT):
- * pooled draws n_train + n_test distinct images from all of ds; standard
+/* Draws the images of one trial from the stream (seed, n_hidden, RNG_SPLIT).
+ * pooled draws n_train + n_test distinct images from all of ds. standard
  * draws n_train from the train file and n_test from the t10k file. Both are
  * partial Fisher-Yates shuffles, so the same arguments give the same split.
  * Returns -1 with a message when the request exceeds the available images.

@@ -28,8 +28,8 @@ enum fa_scale {
 /* The axes of the grid, in the order of the curve arrays. */
 enum grid_axis { AXIS_MODE, AXIS_HIDDEN, AXIS_SEED, N_AXES, AXIS_NONE = -1 };
 
-/* Numeric settings; each holds one value or one value per entry of an axis
- * (a zipped setting). */
+/* Numeric settings. Each has one value, or one value per entry of an axis
+ * when it is zipped to that axis. */
 enum grid_setting_id {
 	SET_LEARNING_RATE, /* [network] learning_rate */
 	SET_BATCH_SIZE,    /* [network] batch_size */
@@ -90,7 +90,7 @@ int grid_mode_parse(const char *name, enum fw_mode *mode);
 const char *grid_axis_name(enum grid_axis axis);
 
 /* Parses INI text read from path and validates the whole grid. Errors name
- * the file, the line where known, the key and the value, and say what to do.
+ * the file, the line where known, the key and the value, and state what to do.
  * Returns 0, or -1 with err set and g left safe to grid_free. */
 int grid_parse(struct grid *g, const char *path, const char *text,
 	       struct fw_error *err);

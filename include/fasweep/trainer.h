@@ -25,7 +25,7 @@ enum trial_status { TRIAL_PENDING, TRIAL_DONE, TRIAL_DIVERGED, TRIAL_FAILED };
 
 #define TRIAL_MESSAGE_MAX 128
 
-/* What a finished trial reports besides its curves. */
+/* The result of a finished trial besides its curves. */
 struct trial_outcome {
 	enum trial_status status;
 	double wall_seconds;
@@ -42,7 +42,7 @@ const char *trainer_status_name(enum trial_status status);
 /* Pins the linked BLAS to one thread; call once before any trial. */
 void trainer_pin_blas(void);
 
-/* Runs one trial. curves holds N_CURVES x n_points floats, n_points >=
+/* Runs one trial. curves has room for N_CURVES x n_points floats, n_points >=
  * p->n_epochs + 1; point 0 is the state before training, point e the state
  * after epoch e. Points that are not computed are set to NaN. A NaN or inf
  * in the loss stops training with status TRIAL_DIVERGED, which is a result,
