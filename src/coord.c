@@ -206,8 +206,18 @@ static int open_results(struct sweep *s)
 static int store_result(struct sweep *s)
 {
 	const struct result_msg *m = (const struct result_msg *)s->msg;
-	struct trial_row *row = &s->rows[m->trial];
+	struct trial_row *row;
 	struct fw_error err = {{0}};
+
+	if (m->trial < 0 || (uint64_t)m->trial >= s->n_trials ||
+	    m->status < TRIAL_PENDING || m->status > TRIAL_FAILED) {
+		log_msg(&s->log, LOG_ERROR, "rank %d sent an invalid result "
+			"(trial %lld, status %d); the ranks do not run the "
+			"same fasweep build", (int)m->rank,
+			(long long)m->trial, (int)m->status);
+		return -1;
+	}
+	row = &s->rows[m->trial];
 
 	snprintf(row->status, sizeof(row->status), "%s",
 		 trainer_status_name((enum trial_status)m->status));
@@ -268,7 +278,9 @@ static int run_alone(struct sweep *s)
 }
 
 /* Waits for the next result message without spinning a core, because rank
- * 0 usually shares its core with a worker. */
+ * 0 usually shares its core with a worker.
+ * NOTE: there is no timeout. A worker that dies without the launcher ending
+ * the job (Open MPI's default is to end it) leaves rank 0 waiting. */
 static void wait_for_result(struct sweep *s, MPI_Status *st)
 {
 	const struct timespec pause = {0, 1000000}; /* 1 ms */
@@ -284,12 +296,27 @@ static void wait_for_result(struct sweep *s, MPI_Status *st)
 		 TAG_RESULT, s->comm, st);
 }
 
+/* Rank 0: ends the whole job once a result cannot be stored, so that no
+ * worker trains for a file that no longer takes results. */
+static void abort_sweep(struct sweep *s)
+{
+	struct fw_error err = {{0}};
+
+	log_msg(&s->log, LOG_ERROR, "stopping the sweep: %zu of %zu trials "
+		"were stored in %s before the error above", s->n_stored,
+		s->n_trials, s->opt->output_path);
+	if (h5out_close(s->out, &err) != 0)
+		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
+	s->out = NULL;
+	MPI_Abort(s->comm, 1);
+}
+
 /* Rank 0 with workers: replies to every "ready" or result message with the
- * next trial index, or with -1 once none is left or the file cannot be
- * written. */
+ * next trial index, or with -1 once none is left, then stores the result.
+ * Replying first lets the worker train while rank 0 writes. */
 static int coordinate(struct sweep *s)
 {
-	int n_active = s->n_ranks - 1, rc = 0;
+	int n_active = s->n_ranks - 1;
 	size_t next = 0;
 
 	while (n_active > 0) {
@@ -297,16 +324,18 @@ static int coordinate(struct sweep *s)
 		int64_t work = -1;
 
 		wait_for_result(s, &st);
-		if (((struct result_msg *)s->msg)->trial >= 0 && rc == 0)
-			rc = store_result(s);
-		if (rc == 0 && next < s->n_trials)
+		if (next < s->n_trials)
 			work = (int64_t)s->order[next++];
 		else
 			n_active--;
 		MPI_Send(&work, 1, MPI_INT64_T, st.MPI_SOURCE, TAG_WORK,
 			 s->comm);
+
+		if (((struct result_msg *)s->msg)->trial >= 0 &&
+		    store_result(s) != 0)
+			abort_sweep(s);
 	}
-	return rc;
+	return 0;
 }
 
 /* A worker: sends "ready", then runs each trial it receives until it

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* main.c - the fasweep command line: parses arguments, dispatches to run,
  * plan, trial and report, and turns their status into an exit code. */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,9 +50,14 @@ static const char usage_text[] =
 	"\n"
 	"exit codes: 0 success, 1 error, 2 bad usage, 3 the trial diverged\n";
 
+/* The commands, as bits so that each option can list the ones it applies
+ * to. */
+enum { CMD_RUN = 1, CMD_PLAN = 2, CMD_TRIAL = 4, CMD_REPORT = 8 };
+
 /* Options of every command; each command reads the ones it takes. */
 struct cli {
 	const char *command;
+	unsigned command_bit;
 	const char *positional;
 	const char *output;
 	const char *config;
@@ -58,7 +66,25 @@ struct cli {
 	const char *seed;
 	const char *data;
 	int force;
+	int help;
 	enum log_level log_level;
+};
+
+/* An option that takes a value, and the commands it applies to. */
+struct value_option {
+	const char *name;
+	const char *alias;
+	size_t slot; /* offset of its const char * in struct cli */
+	unsigned commands;
+};
+
+static const struct value_option value_options[] = {
+	{"--output", "-o", offsetof(struct cli, output), CMD_RUN},
+	{"--config", NULL, offsetof(struct cli, config), CMD_TRIAL},
+	{"--mode", NULL, offsetof(struct cli, mode), CMD_TRIAL},
+	{"--hidden", NULL, offsetof(struct cli, hidden), CMD_TRIAL},
+	{"--seed", NULL, offsetof(struct cli, seed), CMD_TRIAL},
+	{"--data", NULL, offsetof(struct cli, data), CMD_RUN | CMD_TRIAL},
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -69,26 +95,39 @@ static int usage_error(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-/* Options that take a value: the name and where the value goes. */
-static const char **value_slot(struct cli *c, const char *name)
+static unsigned command_bit(const char *command)
 {
-	if (!strcmp(name, "-o") || !strcmp(name, "--output"))
-		return &c->output;
-	if (!strcmp(name, "--config"))
-		return &c->config;
-	if (!strcmp(name, "--mode"))
-		return &c->mode;
-	if (!strcmp(name, "--hidden"))
-		return &c->hidden;
-	if (!strcmp(name, "--seed"))
-		return &c->seed;
-	if (!strcmp(name, "--data"))
-		return &c->data;
+	static const char *const names[] = {"run", "plan", "trial", "report"};
+
+	for (unsigned i = 0; i < 4; i++)
+		if (!strcmp(command, names[i]))
+			return 1u << i;
+	return 0;
+}
+
+static const struct value_option *find_value_option(const char *arg)
+{
+	size_t n = sizeof(value_options) / sizeof(value_options[0]);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(arg, value_options[i].name) ||
+		    (value_options[i].alias && !strcmp(arg, value_options[i].alias)))
+			return &value_options[i];
 	return NULL;
 }
 
+/* Parses a flag (an option without a value); returns 0, or the exit code
+ * of a usage error. */
 static int parse_flag(struct cli *c, const char *arg)
 {
+	if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+		c->help = 1;
+		return EXIT_OK;
+	}
+	if (c->command_bit != CMD_RUN &&
+	    (!strcmp(arg, "--force") || !strcmp(arg, "--quiet") ||
+	     !strcmp(arg, "--verbose")))
+		return usage_error("option '%s' applies only to run", arg);
 	if (!strcmp(arg, "--force"))
 		c->force = 1;
 	else if (!strcmp(arg, "--quiet"))
@@ -96,8 +135,21 @@ static int parse_flag(struct cli *c, const char *arg)
 	else if (!strcmp(arg, "--verbose"))
 		c->log_level = LOG_DEBUG;
 	else
-		return -1;
-	return 0;
+		return usage_error("unknown option '%s'", arg);
+	return EXIT_OK;
+}
+
+/* Stores the value of option opt, which argv[*i] named. */
+static int parse_value(struct cli *c, const struct value_option *opt,
+		       int argc, char **argv, int *i)
+{
+	if (!(opt->commands & c->command_bit))
+		return usage_error("option '%s' does not apply to this command",
+				   argv[*i]);
+	if (*i + 1 >= argc)
+		return usage_error("%s needs a value", argv[*i]);
+	*(const char **)((char *)c + opt->slot) = argv[++*i];
+	return EXIT_OK;
 }
 
 static int parse_args(struct cli *c, int argc, char **argv)
@@ -105,22 +157,24 @@ static int parse_args(struct cli *c, int argc, char **argv)
 	memset(c, 0, sizeof(*c));
 	c->log_level = LOG_INFO;
 	c->command = argv[1];
-	for (int i = 2; i < argc; i++) {
-		const char **slot = value_slot(c, argv[i]);
+	c->command_bit = command_bit(argv[1]);
+	if (c->command_bit == 0)
+		return usage_error("unknown command '%s'", argv[1]);
 
-		if (slot != NULL) {
-			if (i + 1 >= argc)
-				return usage_error("%s needs a value", argv[i]);
-			*slot = argv[++i];
-		} else if (argv[i][0] == '-') {
-			if (parse_flag(c, argv[i]) != 0)
-				return usage_error("unknown option '%s'",
-						   argv[i]);
-		} else if (c->positional == NULL) {
+	for (int i = 2; i < argc; i++) {
+		const struct value_option *opt = find_value_option(argv[i]);
+		int rc = EXIT_OK;
+
+		if (opt != NULL)
+			rc = parse_value(c, opt, argc, argv, &i);
+		else if (argv[i][0] == '-')
+			rc = parse_flag(c, argv[i]);
+		else if (c->positional == NULL)
 			c->positional = argv[i];
-		} else {
-			return usage_error("unexpected argument '%s'", argv[i]);
-		}
+		else
+			rc = usage_error("unexpected argument '%s'", argv[i]);
+		if (rc != EXIT_OK)
+			return rc;
 	}
 	return EXIT_OK;
 }
@@ -166,8 +220,11 @@ static int cmd_run(const struct cli *c, int argc, char **argv)
 
 	if (c->positional == NULL)
 		return usage_error("%s needs a CONFIG file", "run");
-	if (c->output == NULL)
-		output = default_output(c->positional);
+	if (c->output == NULL && (output = default_output(c->positional)) == NULL) {
+		fprintf(stderr, "fasweep: out of memory\n");
+		free(command_line);
+		return EXIT_ERROR;
+	}
 	opt.config_path = c->positional;
 	opt.output_path = c->output ? c->output : output;
 	opt.data_dir = c->data;
@@ -223,8 +280,9 @@ static int parse_int64(const char *s, long long *v)
 
 	if (s == NULL || *s == '\0')
 		return -1;
+	errno = 0;
 	*v = strtoll(s, &end, 10);
-	return *end == '\0' ? 0 : -1;
+	return *end == '\0' && errno != ERANGE ? 0 : -1;
 }
 
 /* Index of value in list, or -1. */
@@ -309,8 +367,12 @@ static void print_curves(const float *curves, size_t n_points, int n_epochs)
 	printf("\n");
 	for (int e = 0; e <= n_epochs; e++) {
 		printf("%d", e);
-		for (int k = 0; k < N_CURVES; k++)
-			printf("\t%.9g", (double)curves[k * n_points + e]);
+		for (int k = 0; k < N_CURVES; k++) {
+			float v = curves[k * n_points + e];
+
+			/* NaN from 0/0 carries a sign; print it as plain nan. */
+			printf("\t%.9g", isnan(v) ? (double)NAN : (double)v);
+		}
 		printf("\n");
 	}
 }
@@ -331,7 +393,8 @@ static int trial_args(const struct cli *c, enum fw_mode *mode,
 		return usage_error("--hidden '%s' must be an integer from 1 to "
 				   "100000", c->hidden);
 	if (parse_int64(c->seed, seed) != 0 || *seed < 0)
-		return usage_error("--seed '%s' must be an integer >= 0",
+		return usage_error("--seed '%s' must be an integer from 0 to "
+				   "9223372036854775807",
 				   c->seed);
 	return EXIT_OK;
 }
@@ -380,13 +443,35 @@ static int cmd_trial(const struct cli *c)
 		return EXIT_ERROR;
 	}
 	if (c->data != NULL) {
+		char *dir = strdup(c->data);
+
+		if (dir == NULL) {
+			grid_free(&g);
+			fprintf(stderr, "fasweep: out of memory\n");
+			return EXIT_ERROR;
+		}
 		free(g.data_dir);
-		g.data_dir = strdup(c->data);
+		g.data_dir = dir;
 	}
 	rc = trial_settings(&g, mode, hidden, seed, &p) == 0 ? run_one(&g, &p)
 							     : EXIT_USAGE;
 	grid_free(&g);
 	return rc;
+}
+
+/* Runs the parsed command and returns its exit code. */
+static int dispatch(const struct cli *c, int argc, char **argv)
+{
+	switch (c->command_bit) {
+	case CMD_RUN:
+		return cmd_run(c, argc, argv);
+	case CMD_PLAN:
+		return cmd_plan(c);
+	case CMD_TRIAL:
+		return cmd_trial(c);
+	default:
+		return cmd_report(c);
+	}
 }
 
 int main(int argc, char **argv)
@@ -396,25 +481,33 @@ int main(int argc, char **argv)
 
 	/* GSL's default handler aborts; the statistics return NaN instead. */
 	gsl_set_error_handler_off();
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		fputs(usage_text, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "--version")) {
 		printf("fasweep %s\n", FASWEEP_VERSION);
 		return EXIT_OK;
 	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage_text, stdout);
+		return EXIT_OK;
+	}
 	rc = parse_args(&c, argc, argv);
 	if (rc != EXIT_OK)
 		return rc;
+	if (c.help) {
+		fputs(usage_text, stdout);
+		return EXIT_OK;
+	}
 
-	if (!strcmp(c.command, "run"))
-		return cmd_run(&c, argc, argv);
-	if (!strcmp(c.command, "plan"))
-		return cmd_plan(&c);
-	if (!strcmp(c.command, "trial"))
-		return cmd_trial(&c);
-	if (!strcmp(c.command, "report"))
-		return cmd_report(&c);
-	return usage_error("unknown command '%s'", c.command);
+	rc = dispatch(&c, argc, argv);
+
+	/* A full disk or a closed pipe must not pass for success. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "fasweep: writing standard output failed: %s\n",
+			strerror(errno));
+		return EXIT_ERROR;
+	}
+	return rc;
 }

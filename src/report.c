@@ -3,6 +3,7 @@
 #include "fasweep/report.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fasweep/net.h"
@@ -40,19 +41,36 @@ static void plan_axes(FILE *out, const struct grid *g)
 	fprintf(out, "%s)\n", g->n_seeds > 8 ? ", ..." : "");
 }
 
-/* One line per hidden size with its resolved settings and cost. */
+/* Returns 1 if any setting is zipped to the mode or seed axis, so that
+ * trials of one hidden size differ in more than their feedback. */
+static int settings_vary_within_hidden(const struct grid *g)
+{
+	for (size_t k = 0; k < N_SETTINGS; k++)
+		if (g->settings[k].axis == AXIS_MODE ||
+		    g->settings[k].axis == AXIS_SEED)
+			return 1;
+	return 0;
+}
+
+/* One line per hidden size: the settings of its first mode and seed, and
+ * the mean cost of its trials. Returns the summed cost of its trials. */
 static double plan_hidden(FILE *out, const struct grid *g, size_t h)
 {
-	size_t t = grid_trial_index(g, 0, h, 0);
 	struct trial_params p;
-	double flops;
+	double total = 0.0;
+	size_t n = g->n_modes * g->n_seeds;
 
-	grid_trial_params(g, t, &p);
-	flops = trial_flops(&p);
+	for (size_t m = 0; m < g->n_modes; m++)
+		for (size_t sd = 0; sd < g->n_seeds; sd++) {
+			grid_trial_params(g, grid_trial_index(g, m, h, sd), &p);
+			total += trial_flops(&p);
+		}
+
+	grid_trial_params(g, grid_trial_index(g, 0, h, 0), &p);
 	fprintf(out, "%8d %14g %6d %7d %8d %7d %13.3g\n", (int)p.n_hidden,
 		p.learning_rate, (int)p.batch_size, (int)p.n_epochs,
-		(int)p.n_train, (int)p.n_test, flops);
-	return flops * (double)(g->n_modes * g->n_seeds);
+		(int)p.n_train, (int)p.n_test, total / (double)n);
+	return total;
 }
 
 void report_plan(FILE *out, const struct grid *g)
@@ -67,6 +85,10 @@ void report_plan(FILE *out, const struct grid *g)
 		     "n_test  FLOP per trial\n");
 	for (size_t h = 0; h < g->n_hidden; h++)
 		total += plan_hidden(out, g, h);
+	if (settings_vary_within_hidden(g))
+		fprintf(out, "(settings zipped to mode or seed vary within a row: "
+			     "the row shows the first mode and seed, and the mean "
+			     "FLOP per trial)\n");
 
 	hours = total / (ASSUMED_GFLOPS * 1e9) / 3600.0;
 	fprintf(out, "\ntrials:  %zu\nwork:    %.3g FLOP, about %.2g "
@@ -76,20 +98,25 @@ void report_plan(FILE *out, const struct grid *g)
 		(double)n_trials * N_CURVES * (g->max_epochs + 1) * 4.0 / 1e6);
 }
 
+static size_t count_status(const struct h5out_summary *s, const char *status)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_trials; i++)
+		n += strcmp(s->trials[i].status, status) == 0;
+	return n;
+}
+
 /* Counts the rows with each status. */
 static void summary_counts(FILE *out, const struct h5out_summary *s)
 {
 	static const char *const names[] = {"done", "diverged", "failed",
 					    "pending"};
-	size_t counts[4] = {0, 0, 0, 0};
 
-	for (size_t i = 0; i < s->n_trials; i++)
-		for (size_t k = 0; k < 4; k++)
-			if (strcmp(s->trials[i].status, names[k]) == 0)
-				counts[k]++;
 	fprintf(out, "trials: %zu (", s->n_trials);
 	for (size_t k = 0; k < 4; k++)
-		fprintf(out, "%s%zu %s", k ? ", " : "", counts[k], names[k]);
+		fprintf(out, "%s%zu %s", k ? ", " : "",
+			count_status(s, names[k]), names[k]);
 	fprintf(out, ")\n");
 }
 
@@ -125,39 +152,55 @@ static size_t config_mean(const struct h5out_summary *s, const char *mode,
 	return n;
 }
 
-/* Returns 1 if an earlier row has the same hidden size (and mode, if
- * same_mode), so each configuration is printed once. */
-static int seen_before(const struct h5out_summary *s, size_t i, int same_mode)
+/* Collects the distinct hidden sizes and modes of the trials table in
+ * order of first appearance, which is the grid's order. Both arrays need
+ * room for one entry per trial. */
+static void distinct_configs(const struct h5out_summary *s, int32_t *hidden,
+			     size_t *n_hidden, const char **modes,
+			     size_t *n_modes)
 {
-	for (size_t j = 0; j < i; j++)
-		if (s->trials[j].hidden == s->trials[i].hidden &&
-		    (!same_mode ||
-		     strcmp(s->trials[j].mode, s->trials[i].mode) == 0))
-			return 1;
-	return 0;
+	*n_hidden = *n_modes = 0;
+	for (size_t i = 0; i < s->n_trials; i++) {
+		const struct trial_row *r = &s->trials[i];
+		size_t h = 0, m = 0;
+
+		while (h < *n_hidden && hidden[h] != r->hidden)
+			h++;
+		if (h == *n_hidden)
+			hidden[(*n_hidden)++] = r->hidden;
+		while (m < *n_modes && strcmp(modes[m], r->mode) != 0)
+			m++;
+		if (m == *n_modes)
+			modes[(*n_modes)++] = r->mode;
+	}
 }
 
 static void summary_means(FILE *out, const struct h5out_summary *s)
 {
+	int32_t *hidden = malloc(sizeof(*hidden) * (s->n_trials + 1));
+	const char **modes = malloc(sizeof(*modes) * (s->n_trials + 1));
+	size_t n_hidden, n_modes;
+
 	fprintf(out, "\nfinal test accuracy (mean and sd over done seeds)\n");
+	if (hidden == NULL || modes == NULL) {
+		fprintf(out, "(not shown: out of memory)\n");
+		goto out;
+	}
+	distinct_configs(s, hidden, &n_hidden, modes, &n_modes);
 	fprintf(out, "%8s  %-8s %4s %8s %8s\n", "hidden", "mode", "n", "mean",
 		"sd");
-	for (size_t i = 0; i < s->n_trials; i++) {
-		if (seen_before(s, i, 0))
-			continue;
-		for (size_t k = i; k < s->n_trials; k++) {
-			const struct trial_row *r = &s->trials[k];
+	for (size_t h = 0; h < n_hidden; h++)
+		for (size_t m = 0; m < n_modes; m++) {
 			double mean, sd;
-			size_t n;
+			size_t n = config_mean(s, modes[m], hidden[h], &mean,
+					       &sd);
 
-			if (r->hidden != s->trials[i].hidden ||
-			    seen_before(s, k, 1))
-				continue;
-			n = config_mean(s, r->mode, r->hidden, &mean, &sd);
 			fprintf(out, "%8d  %-8s %4zu %8.4f %8.4f\n",
-				(int)r->hidden, r->mode, n, mean, sd);
+				(int)hidden[h], modes[m], n, mean, sd);
 		}
-	}
+out:
+	free(modes);
+	free(hidden);
 }
 
 /* Returns x, with any NaN as the positive quiet NaN, so that printf shows
@@ -184,7 +227,9 @@ static void summary_stats(FILE *out, const struct h5out_summary *s)
 	int any_nan = 0;
 
 	if (s->n_stats == 0) {
-		fprintf(out, "\nno stats table: the sweep has not finished\n");
+		fprintf(out, "\nno t-tests: %s\n", count_status(s, "pending") > 0
+			? "the sweep has not finished"
+			: "the file has no mode besides the baseline");
 		return;
 	}
 	fprintf(out, "\nt-tests of final test accuracy against %s (pairs: "

@@ -286,6 +286,7 @@ int trainer_run(const struct dataset *ds, const struct trial_params *p,
 	if (trial_init(&t, ds, p, err) != 0) {
 		snprintf(out->message, sizeof(out->message), "%.*s",
 			 (int)sizeof(out->message) - 1, err->msg);
+		out->wall_seconds = log_now() - t0;
 		return -1;
 	}
 

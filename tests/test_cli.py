@@ -5,6 +5,7 @@ plan, trial as TSV, run refusing to overwrite, bad input with one-line
 errors and non-zero exits, and report."""
 import hashlib
 import os
+import subprocess
 import sys
 
 from fwtest import FASWEEP, TINY_INI, Tally, fresh_dir, mpirun, run, tiny_mnist
@@ -27,6 +28,26 @@ def check_help(tally):
     proc = run([FASWEEP, "frobnicate"])
     tally.check("unknown command exits 2", proc.returncode == 2)
     tally.check("unknown command named", "frobnicate" in proc.stderr,
+                proc.stderr)
+    proc = run([FASWEEP, "run", "--help"])
+    tally.check("--help after a command exits 0", proc.returncode == 0,
+                proc.stderr)
+    proc = run([FASWEEP, "plan", TINY_INI, "--seed", "3"])
+    tally.check("option of another command exits 2", proc.returncode == 2,
+                proc.returncode)
+    tally.check("option of another command named", "--seed" in proc.stderr,
+                proc.stderr)
+    proc = run([FASWEEP, "plan", TINY_INI, "--force"])
+    tally.check("--force outside run exits 2", proc.returncode == 2,
+                proc.returncode)
+    proc = run([FASWEEP, "trial", "--config", TINY_INI, "--mode", "fa",
+                "--hidden", "8", "--seed", "99999999999999999999"])
+    tally.check("overflowing --seed exits 2", proc.returncode == 2,
+                proc.returncode)
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([FASWEEP, "plan", TINY_INI], stdout=full,
+                              stderr=subprocess.PIPE, text=True)
+    tally.check("plan to a full disk exits 1", proc.returncode == 1,
                 proc.stderr)
 
 
