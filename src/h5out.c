@@ -172,6 +172,41 @@ static void h5_call_name(const char *expr, char *name, size_t size)
 	name[n] = '\0';
 }
 
+/* Copies HDF5's error text src into detail as one line, with each control
+ * character replaced by a space. The sec2 driver's write errors contain
+ * the newline that ctime() appends. Text longer than H5_DETAIL_MAX - 1
+ * bytes is cut at a space near the limit, or mid-word if the last quarter
+ * has no space, and ends with "...". */
+static void h5_detail_copy(char detail[H5_DETAIL_MAX], const char *src)
+{
+	static const char mark[] = "...";
+	size_t keep = H5_DETAIL_MAX - sizeof(mark); /* bytes before the mark */
+	size_t n = 0;
+
+	while (src[n] != '\0' && n < H5_DETAIL_MAX - 1) {
+		unsigned char ch = (unsigned char)src[n];
+
+		detail[n] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
+		n++;
+	}
+	detail[n] = '\0';
+	if (src[n] == '\0')
+		return;
+
+	/* Cut at a space within the last quarter, if there is one, else
+	 * before the UTF-8 character that straddles the limit. */
+	while (keep > 3 * H5_DETAIL_MAX / 4 && detail[keep] != ' ')
+		keep--;
+	if (detail[keep] != ' ') {
+		keep = H5_DETAIL_MAX - sizeof(mark);
+		while (keep > 0 && ((unsigned char)detail[keep] & 0xc0) == 0x80)
+			keep--;
+	}
+	while (keep > 0 && detail[keep - 1] == ' ')
+		keep--;
+	memcpy(detail + keep, mark, sizeof(mark));
+}
+
 /* Keeps the description of the innermost entry of the HDF5 error stack,
  * the place where the failure was detected. */
 static herr_t h5_innermost(unsigned n, const H5E_error2_t *e, void *data)
@@ -179,7 +214,7 @@ static herr_t h5_innermost(unsigned n, const H5E_error2_t *e, void *data)
 	char *detail = data;
 
 	if (n == 0 && e->desc != NULL)
-		snprintf(detail, H5_DETAIL_MAX, "%s", e->desc);
+		h5_detail_copy(detail, e->desc);
 	return 0;
 }
 
@@ -275,6 +310,11 @@ static hid_t h5_file_access(const struct h5ctx *c)
 fail:
 	h5_release(fapl);
 	return H5I_INVALID_HID;
+}
+
+int h5out_library_init(void)
+{
+	return H5dont_atexit() < 0 ? -1 : 0;
 }
 
 /* ---- compound types of the tables ---- */
@@ -607,10 +647,13 @@ static hid_t curve_create_plist(const struct h5ctx *c, size_t n_points)
 	CHECK(c, H5Pset_chunk(dcpl, N_DIMS, chunk));
 	CHECK(c, H5Pset_fill_value(dcpl, H5T_NATIVE_FLOAT, &nan));
 
-	/* A chunk is allocated when its trial is first written, and any chunk
-	 * never written reads back as the fill value. */
-	CHECK(c, H5Pset_fill_time(dcpl, H5D_FILL_TIME_IFSET));
-	CHECK(c, H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_INCR));
+	/* Every chunk is allocated and filled with NaN when the dataset is
+	 * created, so writing a trial overwrites data already in the file and
+	 * changes neither the chunk index nor the end of file. A process
+	 * killed mid-write then damages at most that trial's values, and a
+	 * full disk fails h5out_create rather than a trial hours later. */
+	CHECK(c, H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
+	CHECK(c, H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC));
 	return dcpl;
 
 fail:
@@ -950,17 +993,67 @@ static int h5out_close_handles(struct h5out *o, struct fw_error *err)
 	return status;
 }
 
-/* Returns 0 unless path exists and force is 0. */
+static int target_exists_error(const char *path, struct fw_error *err)
+{
+	return fw_error_set(err,
+	                    "%s already exists; pass --force to replace it or "
+	                    "-o to write elsewhere",
+	                    path);
+}
+
+/* Returns 0 unless path exists and force is 0. This check only saves
+ * building a layout that cannot be published, because tmp_publish makes
+ * the final decision. */
 static int target_check(const char *path, int force, struct fw_error *err)
 {
 	struct stat st;
 
 	if (force || stat(path, &st) != 0)
 		return 0;
+	return target_exists_error(path, err);
+}
+
+/* Moves the complete file tmp_path to path. With force, rename() replaces
+ * any file at path. Without force, link() fails with EEXIST if path exists,
+ * even if it was created after target_check by a sweep started at the same
+ * time, so only one of them publishes. On failure tmp_path is left for the
+ * caller to remove and path is untouched. */
+static int tmp_publish(const char *tmp_path, const char *path, int force,
+                       struct fw_error *err)
+{
+	int saved;
+
+	if (force) {
+		if (rename(tmp_path, path) == 0)
+			return 0;
+	} else {
+		if (link(tmp_path, path) == 0) {
+			if (unlink(tmp_path) == 0)
+				return 0;
+
+			/* Undo the link, so that a failure leaves no file. */
+			saved = errno;
+			(void)unlink(path);
+			return fw_error_set(err,
+			                    "cannot remove the temporary file "
+			                    "%s: %s; check the directory of %s",
+			                    tmp_path, strerror(saved), path);
+		}
+		if (errno == EEXIST)
+			return target_exists_error(path, err);
+		if (errno == EPERM || errno == EOPNOTSUPP)
+			return fw_error_set(err,
+			                    "cannot create %s: the file system "
+			                    "does not support hard links (%s); "
+			                    "pass --force, which replaces any "
+			                    "existing file, or -o to write to "
+			                    "another file system",
+			                    path, strerror(errno));
+	}
 	return fw_error_set(err,
-	                    "%s already exists; pass --force to replace it or "
-	                    "-o to write elsewhere",
-	                    path);
+	                    "cannot create %s: %s; choose a writable "
+	                    "directory with -o",
+	                    path, strerror(errno));
 }
 
 /* Creates the empty temporary file tmp_path beside path. O_EXCL keeps a
@@ -1008,7 +1101,7 @@ int h5out_create(struct h5out **out, const char *path, const struct grid *g,
 	if (target_check(path, force, err) < 0)
 		goto done;
 
-	/* Build the layout in PATH.tmp.PID, then move it over path. */
+	/* Build the layout in PATH.tmp.PID, then move it to path. */
 	tmp_path = malloc(size);
 	if (tmp_path == NULL) {
 		fw_error_set(err, "%s: out of memory", path);
@@ -1017,15 +1110,9 @@ int h5out_create(struct h5out **out, const char *path, const struct grid *g,
 	snprintf(tmp_path, size, "%s.tmp.%ld", path, (long)getpid());
 	if (tmp_reserve(tmp_path, path, err) < 0)
 		goto done;
-	if (layout_build(&c, tmp_path, g, meta) < 0)
+	if (layout_build(&c, tmp_path, g, meta) < 0 ||
+	    tmp_publish(tmp_path, path, force, err) < 0)
 		goto remove_tmp;
-	if (rename(tmp_path, path) != 0) {
-		fw_error_set(err,
-		             "cannot create %s: %s; choose a writable "
-		             "directory with -o",
-		             path, strerror(errno));
-		goto remove_tmp;
-	}
 
 	/* Reopen the complete file for writing trials. */
 	o = h5out_alloc(path, g);
@@ -1323,10 +1410,11 @@ static int summary_check_file(const char *path, struct fw_error *err)
 		return fw_error_set(err, "cannot read %s: %s", path,
 		                    strerror(errno));
 	if (!S_ISREG(st.st_mode) || H5Fis_hdf5(path) <= 0)
-		return fw_error_set(err,
-		                    "%s: not an HDF5 file; give the results file "
-		                    "that fasweep run wrote",
-		                    path);
+		return fw_error_set(
+		        err,
+		        "%s: not an HDF5 file; give the results file "
+		        "that fasweep run wrote",
+		        path);
 	return 0;
 }
 

@@ -481,6 +481,11 @@ int main(int argc, char **argv)
 
 	/* GSL's default handler aborts; the statistics return NaN instead. */
 	gsl_set_error_handler_off();
+	if (h5out_library_init() != 0) {
+		fprintf(stderr, "fasweep: the HDF5 library could not be "
+				"initialised\n");
+		return EXIT_ERROR;
+	}
 	if (argc < 2) {
 		fputs(usage_text, stderr);
 		return EXIT_USAGE;

@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test_h5out.c - writes a small results file with h5out, reads it back and
  * checks every field, then checks the refusal to replace a file, --force,
- * and the messages for unwritable directories and foreign files. Leaves
- * DIR/layout.h5 in place for test_layout.py, which checks its layout with
- * h5py and xarray and must agree with the values written here. */
+ * concurrent creation, writing a trial in place, the exit status and
+ * message after a full disk, and the messages for unwritable directories
+ * and foreign files. Leaves DIR/layout.h5 in place for test_layout.py,
+ * which checks its layout with h5py and xarray and must agree with the
+ * values written here. */
 #include "fasweep/h5out.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <hdf5.h>
@@ -576,10 +582,313 @@ static void test_foreign_files(const char *dir)
 	EXPECT_STR(err.msg, want);
 }
 
+/* Byte range [start, start + size) of a file. */
+struct byte_range {
+	haddr_t start;
+	hsize_t size;
+};
+
+/* Fills ranges[] with the places of trial t's values in the closed file at
+ * path: its chunk of each curve, then its row of /tables/trials. Returns 0,
+ * or -1 if HDF5 cannot tell. */
+static int trial_ranges(const char *path, size_t t,
+                        struct byte_range ranges[N_CURVES + 1])
+{
+	hsize_t offset[4] = {t / (N_TEST_HIDDEN * N_TEST_SEEDS),
+	                     (t / N_TEST_SEEDS) % N_TEST_HIDDEN,
+	                     t % N_TEST_SEEDS, 0};
+	hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	hid_t ds, type;
+	unsigned filter_mask;
+	int status = 0;
+
+	if (file < 0)
+		return -1;
+	for (int i = 0; i < N_CURVES; i++) {
+		ds = H5Dopen2(file, trainer_curve_name(i), H5P_DEFAULT);
+		if (ds < 0 || H5Dget_chunk_info_by_coord(
+		                      ds, offset, &filter_mask,
+		                      &ranges[i].start, &ranges[i].size) < 0)
+			status = -1;
+		if (ds >= 0 && H5Dclose(ds) < 0)
+			status = -1;
+	}
+
+	ds = H5Dopen2(file, "/tables/trials", H5P_DEFAULT);
+	type = ds >= 0 ? H5Dget_type(ds) : H5I_INVALID_HID;
+	if (type < 0 || H5Dget_offset(ds) == HADDR_UNDEF) {
+		status = -1;
+	} else {
+		ranges[N_CURVES].size = H5Tget_size(type);
+		ranges[N_CURVES].start =
+		        H5Dget_offset(ds) + t * ranges[N_CURVES].size;
+	}
+	if (type >= 0 && H5Tclose(type) < 0)
+		status = -1;
+	if (ds >= 0 && H5Dclose(ds) < 0)
+		status = -1;
+	if (H5Fclose(file) < 0)
+		status = -1;
+	return status;
+}
+
+static int in_ranges(size_t pos, const struct byte_range *ranges,
+                     size_t n_ranges)
+{
+	for (size_t i = 0; i < n_ranges; i++)
+		if (pos >= ranges[i].start &&
+		    pos < ranges[i].start + ranges[i].size)
+			return 1;
+	return 0;
+}
+
+/* Writing a trial overwrites only its own chunks and row: the file keeps
+ * its size and no metadata byte changes, so a process killed mid-write
+ * cannot damage the chunk index of the curves. */
+static void test_trial_written_in_place(const char *dir, const struct grid *g)
+{
+	const size_t t = 7;
+	struct fw_error err = {""};
+	struct h5out *o = NULL;
+	struct byte_range ranges[N_CURVES + 1];
+	struct trial_row row;
+	float curves[N_CURVES * N_POINTS];
+	char path[PATH_MAX];
+	size_t n_before = 0;
+	size_t n_after = 0;
+	size_t n_inside = 0;
+	size_t n_outside = 0;
+	char *before = NULL;
+	char *after = NULL;
+
+	snprintf(path, sizeof(path), "%s/in_place.h5", dir);
+	EXPECT_OK(h5out_create(&o, path, g, &test_meta, 1, &err), &err);
+	if (o == NULL)
+		return;
+	before = file_read_all(path, &n_before);
+	row_pending(t, &row);
+	snprintf(row.status, sizeof(row.status), "done");
+	row.final_test_accuracy = 0.75f;
+	curves_fill(t, curves);
+	EXPECT_OK(h5out_write_trial(o, t, &row, curves, &err), &err);
+	after = file_read_all(path, &n_after);
+	EXPECT_OK(h5out_close(o, &err), &err);
+
+	EXPECT_INT(before != NULL && after != NULL, 1);
+	EXPECT_INT(n_after, n_before);
+	EXPECT_INT(trial_ranges(path, t, ranges), 0);
+	for (size_t i = 0;
+	     before != NULL && after != NULL && i < n_before && i < n_after;
+	     i++) {
+		if (before[i] == after[i])
+			continue;
+		if (in_ranges(i, ranges, N_CURVES + 1))
+			n_inside++;
+		else
+			n_outside++;
+	}
+	EXPECT_INT(n_inside > 0, 1);
+	EXPECT_INT(n_outside, 0);
+	free(after);
+	free(before);
+}
+
+/* Exit statuses of full_disk_child other than 1, the expected one. */
+enum child_status {
+	CHILD_INIT_FAILED = 2,
+	CHILD_CREATE_FAILED = 3,
+	CHILD_WRITE_PASSED = 4,
+	CHILD_MESSAGE_LOST = 5,
+};
+
+/* Runs in a child process that has made no HDF5 call yet, as fasweep run
+ * does: writes the stats table onto a full disk, stores the error message
+ * in msg_path and exits with status 1 through exit(), so that any exit
+ * handlers run. RLIMIT_FSIZE at the current file size makes every write
+ * past the end of the file fail with EFBIG, as ENOSPC would. */
+static void full_disk_child(const char *path, const char *msg_path,
+                            const struct grid *g)
+{
+	struct fw_error err = {""};
+	struct h5out *o = NULL;
+	struct stats_row rows[N_STATS_ROWS];
+	struct rlimit limit;
+	struct stat st;
+	FILE *f;
+
+	if (h5out_library_init() != 0)
+		exit(CHILD_INIT_FAILED);
+	if (h5out_create(&o, path, g, &test_meta, 1, &err) != 0 ||
+	    stat(path, &st) != 0)
+		exit(CHILD_CREATE_FAILED);
+
+	limit.rlim_cur = limit.rlim_max = (rlim_t)st.st_size;
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR ||
+	    setrlimit(RLIMIT_FSIZE, &limit) != 0)
+		exit(CHILD_CREATE_FAILED);
+	for (size_t r = 0; r < N_STATS_ROWS; r++)
+		stats_fill(r, &rows[r]);
+	if (h5out_write_stats(o, rows, N_STATS_ROWS, &err) == 0)
+		exit(CHILD_WRITE_PASSED);
+
+	/* The close fails too, and err keeps the first message. */
+	(void)h5out_close(o, &err);
+	f = fopen(msg_path, "w");
+	if (f == NULL || fputs(err.msg, f) < 0 || fclose(f) != 0)
+		exit(CHILD_MESSAGE_LOST);
+	exit(1);
+}
+
+/* After a failed write and a failed close, the process exits with the
+ * status it chose instead of crashing in HDF5's exit handler, and the
+ * message, which quotes the sec2 driver's long error text, is one line
+ * whose cut is marked. */
+static void test_full_disk_exit(pid_t child, const char *msg_path)
+{
+	int status = 0;
+	size_t n = 0;
+	size_t n_control = 0;
+	char *msg;
+
+	EXPECT_INT(waitpid(child, &status, 0), child);
+	EXPECT_INT(WIFSIGNALED(status) ? WTERMSIG(status) : 0, 0);
+	EXPECT_INT(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1);
+
+	msg = file_read_all(msg_path, &n);
+	EXPECT_INT(msg != NULL, 1);
+	if (msg == NULL)
+		return;
+	msg[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+			n_control++;
+	EXPECT_INT(n_control, 0);
+	EXPECT_CONTAINS(msg, "failed at h5out.c:");
+	EXPECT_CONTAINS(msg, "file write failed");
+	EXPECT_CONTAINS(msg, "...); check free disk space");
+	EXPECT_INT(strstr(msg, " ...)") == NULL, 1);
+	free(msg);
+}
+
+#define N_RACERS        4
+#define N_RACE_ROUNDS   10
+#define N_EXIT_STATUSES 8 /* counted exit statuses, 0 .. 7 */
+
+/* Exit statuses of a racer. */
+enum racer_status {
+	RACER_CREATED = 0,
+	RACER_REFUSED = 3, /* the message for an existing file */
+	RACER_OTHER = 4,   /* any other failure, message on stderr */
+};
+
+/* Runs in a child process: waits until the parent closes the other end of
+ * start_fd, then creates path without force. */
+static void racer(int start_fd, const char *path, const struct grid *g)
+{
+	struct fw_error err = {""};
+	struct h5out *o = NULL;
+	char want[PATH_MAX + 128];
+	char byte;
+
+	if (read(start_fd, &byte, 1) != 0)
+		_exit(RACER_OTHER);
+	if (h5out_create(&o, path, g, &test_meta, 0, &err) == 0)
+		_exit(h5out_close(o, &err) == 0 ? RACER_CREATED : RACER_OTHER);
+
+	snprintf(want, sizeof(want),
+	         "%s already exists; pass --force to replace it or -o to "
+	         "write elsewhere",
+	         path);
+	if (strcmp(err.msg, want) == 0)
+		_exit(RACER_REFUSED);
+	fprintf(stderr, "racer %ld: %s\n", (long)getpid(), err.msg);
+	_exit(RACER_OTHER);
+}
+
+/* Starts N_RACERS processes that create path at the same moment and
+ * counts them by exit status into counts[RACER_*]. */
+static void race_round(const char *path, const struct grid *g,
+                       int counts[N_EXIT_STATUSES])
+{
+	pid_t pids[N_RACERS];
+	int fds[2];
+	int status;
+
+	if (pipe(fds) != 0) {
+		EXPECT_INT(errno, 0);
+		return;
+	}
+	for (int i = 0; i < N_RACERS; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			close(fds[1]);
+			racer(fds[0], path, g);
+		}
+		EXPECT_INT(pids[i] > 0, 1);
+	}
+
+	/* Closing the write end releases every racer at once. */
+	close(fds[0]);
+	close(fds[1]);
+	for (int i = 0; i < N_RACERS; i++) {
+		if (pids[i] <= 0 || waitpid(pids[i], &status, 0) != pids[i])
+			continue;
+		if (WIFEXITED(status) && WEXITSTATUS(status) < N_EXIT_STATUSES)
+			counts[WEXITSTATUS(status)]++;
+		else
+			counts[RACER_OTHER]++;
+	}
+}
+
+/* Counts the files in dir whose names start with prefix. */
+static int files_with_prefix(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+	closedir(d);
+	return n;
+}
+
+/* Processes that create the same file at the same moment without force:
+ * exactly one succeeds and the others get the existing-file message. */
+static void test_concurrent_create(const char *dir, const struct grid *g)
+{
+	struct fw_error err = {""};
+	struct h5out_summary s;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/race.h5", dir);
+	for (int round = 0; round < N_RACE_ROUNDS; round++) {
+		int counts[N_EXIT_STATUSES] = {0};
+
+		if (unlink(path) != 0 && errno != ENOENT)
+			EXPECT_INT(errno, 0);
+		fflush(NULL);
+		race_round(path, g, counts);
+		if (counts[RACER_CREATED] != 1)
+			fprintf(stderr, "race round %d:\n", round);
+		EXPECT_INT(counts[RACER_CREATED], 1);
+		EXPECT_INT(counts[RACER_REFUSED], N_RACERS - 1);
+	}
+	EXPECT_INT(files_with_prefix(dir, "race.h5.tmp."), 0);
+
+	EXPECT_OK(h5out_read_summary(path, &s, &err), &err);
+	EXPECT_INT(s.n_trials, N_TEST_TRIALS);
+	h5out_summary_free(&s);
+}
+
 int main(int argc, char **argv)
 {
 	struct test_grid tg;
 	char path[PATH_MAX];
+	char msg_path[PATH_MAX];
+	pid_t child;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s SCRATCH_DIR\n", argv[0]);
@@ -591,12 +900,28 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	test_grid_init(&tg);
-	snprintf(path, sizeof(path), "%s/layout.h5", argv[1]);
 
+	/* The full-disk child runs before this process makes any HDF5 call,
+	 * because h5out_library_init must precede them. */
+	snprintf(path, sizeof(path), "%s/full.h5", argv[1]);
+	snprintf(msg_path, sizeof(msg_path), "%s/full.msg", argv[1]);
+	fflush(NULL);
+	child = fork();
+	if (child == 0)
+		full_disk_child(path, msg_path, &tg.g);
+	EXPECT_INT(child > 0, 1);
+	if (child > 0)
+		test_full_disk_exit(child, msg_path);
+	EXPECT_INT(h5out_library_init(), 0);
+	EXPECT_INT(h5out_library_init(), -1);
+
+	snprintf(path, sizeof(path), "%s/layout.h5", argv[1]);
 	test_write_layout(path, &tg.g);
 	test_read_summary(path);
 	test_existing_rejected(path, &tg.g);
 	test_force_replaces(argv[1], &tg.g);
+	test_concurrent_create(argv[1], &tg.g);
+	test_trial_written_in_place(argv[1], &tg.g);
 	test_unwritable_dir(argv[1], &tg.g);
 	test_failed_layout_removed(argv[1], &tg.g);
 	test_foreign_files(argv[1]);

@@ -6,12 +6,15 @@ Runs the test_h5out executable (environment variable TEST_H5OUT) on the
 scratch directory, which writes SCRATCH/layout.h5, and checks that file
 against the values test_h5out.c writes. check_layout() takes any results file
 and a description of its grid, so it also serves for the output of a real
-sweep.
+sweep. Then starts two `fasweep run` processes (environment variable FASWEEP)
+with the same output file, several times, and checks that exactly one of them
+creates it.
 
 Usage: test_layout.py SCRATCH_DIR
 """
 
 import datetime
+import glob
 import os
 import re
 import shutil
@@ -22,7 +25,7 @@ import warnings
 import h5py
 import numpy as np
 
-from fwtest import Tally
+from fwtest import FASWEEP, TINY_INI, Tally, fresh_dir, tiny_mnist
 
 # Imported before any warning is recorded, so that warnings raised while
 # these packages load are not taken for problems with the file.
@@ -253,6 +256,12 @@ def check_curves(f, expect, ck):
             f"{name} fill value is NaN",
             np.isnan(ds.fillvalue),
             repr(ds.fillvalue),
+        )
+        # Every chunk is allocated when the file is created, so that writing
+        # a trial never changes the chunk index.
+        n_trials = shape[0] * shape[1] * shape[2]
+        ck.equal(
+            f"{name} chunks allocated", ds.id.get_num_chunks(), n_trials
         )
         for axis, dim in enumerate(DIMS):
             scales = [scale.name for scale in ds.dims[axis].values()]
@@ -488,6 +497,41 @@ def expected_test_file(created_between):
     }
 
 
+RACE_ROUNDS = 10
+
+
+def check_concurrent_runs(work, ck):
+    """Start two sweeps with the same output file at the same moment, again
+    and again: exactly one must create it and the other must be rejected."""
+    data = tiny_mnist(work)
+    path = os.path.join(work, "race.h5")
+    for round_ in range(RACE_ROUNDS):
+        if os.path.exists(path):
+            os.remove(path)
+        args = [FASWEEP, "run", TINY_INI, "-o", path, "--data", data]
+        procs = [
+            subprocess.Popen(
+                args,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        errors = [proc.communicate(timeout=120)[1] for proc in procs]
+        codes = [proc.returncode for proc in procs]
+        ck.equal(f"round {round_} exit statuses", sorted(codes), [0, 1])
+        if sorted(codes) == [0, 1]:
+            loser = errors[codes.index(1)]
+            ck.check(
+                f"round {round_} rejection names --force",
+                "already exists; pass --force" in loser,
+                loser.strip(),
+            )
+    leftovers = glob.glob(path + ".tmp.*")
+    ck.equal("temporary files left by the races", leftovers, [])
+
+
 def utc_now():
     """Return the current UTC time as a naive datetime, to whole seconds."""
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
@@ -524,6 +568,8 @@ def main():
     ck.check("test_h5out wrote layout.h5", os.path.exists(path), path)
     if os.path.exists(path):
         check_layout(path, expected_test_file((start, end)), ck)
+
+    check_concurrent_runs(fresh_dir(os.path.join(scratch, "race")), ck)
     print(f"{ck.passed} passed, {ck.failed} failed")
     return 1 if ck.failed else 0
 

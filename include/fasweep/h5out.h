@@ -51,9 +51,20 @@ struct h5out_meta {
 
 struct h5out; /* an open results file */
 
+/* Call once at program start, before any other HDF5 call. Calls
+ * H5dont_atexit(), so that HDF5 registers no exit-time cleanup: in HDF5
+ * 1.10.8 that cleanup closes again a file whose H5Fclose failed (for
+ * example on a full disk) and crashes with SIGSEGV. A file still open at
+ * exit is therefore neither flushed nor closed by HDF5, so close every
+ * results file with h5out_close before exiting. Turns off nothing else.
+ * Returns 0, or -1 if HDF5 rejects the call, as it does a second call. */
+int h5out_library_init(void);
+
 /* Creates the results file for grid g with every trial pending. The layout
- * is built in a temporary file beside path and renamed over path only when
+ * is built in a temporary file beside path and moved to path only when
  * complete, so an existing file is never truncated or left half-written.
+ * Without force the move is a hard link, so a file that appears at path
+ * meanwhile is never replaced.
  * If path exists and force is 0, returns -1 with a message saying to pass
  * --force or choose another name. Returns 0 with *out open for writing;
  * close with h5out_close. */
