@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -42,24 +43,35 @@ static const char *const section_names[] = {"data", "network", "feedback",
 struct number_rule {
 	const char *name;    /* the INI key */
 	int integer;         /* whole numbers only */
-	int64_t min, max;    /* integers: min <= v <= max; reals: v > min and
-	                        finite (max unused) */
+	int64_t min, max;    /* integers: min <= v <= max */
+	float real_min;      /* reals: real_min <= (float)v <= real_max, */
+	float real_max;      /* because the trainer computes in float */
 	const char *example; /* a valid value, shown in messages */
 	double def;          /* default of a numeric setting */
 };
 
+/* The trainer converts the learning rate to float, so it must be a normal,
+ * finite float. Otherwise 1e-50 would train with 0 and 1e39 with infinity. */
 static const struct number_rule setting_rules[N_SETTINGS] = {
-        [SET_LEARNING_RATE] = {"learning_rate", 0, 0, 0, "0.07", 0.07},
-        [SET_BATCH_SIZE] = {"batch_size", 1, 1, INT32_MAX, "200", 200},
-        [SET_EPOCHS] = {"epochs", 1, 1, 100000, "200", 200},
-        [SET_N_TRAIN] = {"n_train", 1, 1, INT32_MAX, "50000", 50000},
-        [SET_N_TEST] = {"n_test", 1, 1, INT32_MAX, "20000", 20000},
-        [SET_N_PROBE] = {"n_probe", 1, 1, INT32_MAX, "1000", 1000},
+        [SET_LEARNING_RATE] = {"learning_rate", 0, 0, 0, FLT_MIN, FLT_MAX,
+                               "0.07", 0.07},
+        [SET_BATCH_SIZE] = {"batch_size", 1, 1, INT32_MAX, 0, 0, "200", 200},
+        [SET_EPOCHS] = {"epochs", 1, 1, 100000, 0, 0, "200", 200},
+        [SET_N_TRAIN] = {"n_train", 1, 1, INT32_MAX, 0, 0, "50000", 50000},
+        [SET_N_TEST] = {"n_test", 1, 1, INT32_MAX, 0, 0, "20000", 20000},
+        [SET_N_PROBE] = {"n_probe", 1, 1, INT32_MAX, 0, 0, "1000", 1000},
 };
 
-static const struct number_rule hidden_rule = {"hidden",   1,     1,
-                                               HIDDEN_MAX, "100", 0};
-static const struct number_rule seed_rule = {"seeds", 1, 0, INT64_MAX, "1", 0};
+static const struct number_rule hidden_rule = {.name = "hidden",
+                                               .integer = 1,
+                                               .min = 1,
+                                               .max = HIDDEN_MAX,
+                                               .example = "100"};
+static const struct number_rule seed_rule = {.name = "seeds",
+                                             .integer = 1,
+                                             .min = 0,
+                                             .max = INT64_MAX,
+                                             .example = "1"};
 
 /* Every key of the INI file, in the order of the key table. */
 enum key_index {
@@ -98,6 +110,13 @@ struct parse_ctx {
 	struct key_seen seen[N_KEYS];
 	enum grid_axis zip_axis; /* AXIS_NONE without a zip key */
 	int zipped[N_SETTINGS];  /* 1 if zip names the setting */
+
+	/* Fields for the message about a line too long for inih. */
+	char section[ITEM_SIZE]; /* name of the last [section] header */
+	const char *long_text;   /* first line over INI_MAX_LINE - 1
+	                            characters, in the text; NULL if none */
+	size_t long_length;      /* its length in characters */
+	int long_line;           /* its line number, 0 if none */
 };
 
 typedef int (*key_parser)(struct parse_ctx *c, int k, const char *value);
@@ -260,21 +279,26 @@ static void join_names(char *buf, size_t size, const char *const *names,
 static void note_section(struct parse_ctx *c, const char *line)
 {
 	const char *bom = "\xEF\xBB\xBF";
+	const char *end;
 
 	if (c->line == 1 && strncmp(line, bom, 3) == 0)
 		line += 3;
 	line += strspn(line, " \t\v\f\r");
-	if (c->continuation || *line != '[' || strchr(line, ']') == NULL)
+	end = strchr(line, ']');
+	if (c->continuation || *line != '[' || end == NULL)
 		return;
 	c->section_line = c->line;
 	c->key_in_section = 0;
+	snprintf(c->section, sizeof(c->section), "%.*s", (int)(end - line - 1),
+	         line + 1);
 }
 
 /* The ini_reader of ini_parse_stream: copies the next line of the text into
  * buf without its line ending and counts lines, because the handler of this
  * inih build gets no line number. A line longer than size - 1 characters is
- * replaced by "[", which inih rejects as a syntax error at that line. Passed
- * on, it would be split by inih and shift every later line number. */
+ * replaced by "[", which inih rejects as a syntax error at that line, and
+ * the first such line is kept for its own message. Passed on, it would be
+ * split by inih and shift every later line number. */
 static char *read_line(char *buf, int size, void *stream)
 {
 	struct parse_ctx *c = stream;
@@ -294,6 +318,11 @@ static char *read_line(char *buf, int size, void *stream)
 	if (len > 0 && start[len - 1] == '\r')
 		len--;
 	if (len > (size_t)size - 1) {
+		if (c->long_line == 0) {
+			c->long_line = c->line;
+			c->long_text = start;
+			c->long_length = len;
+		}
 		snprintf(buf, (size_t)size, "[");
 		return buf;
 	}
@@ -339,8 +368,8 @@ static int unknown_key(struct parse_ctx *c, const char *section,
 	                    c->g->path, c->section_line, section, valid);
 }
 
-/* Returns the index of the key, or -1 with c->err set. */
-static int find_key(struct parse_ctx *c, const char *section, const char *name)
+/* Returns the index of the key, or -1 if there is none. */
+static int lookup_key(const char *section, const char *name)
 {
 	int k;
 
@@ -349,7 +378,15 @@ static int find_key(struct parse_ctx *c, const char *section, const char *name)
 		    strcmp(keys[k].name, name) == 0)
 			return k;
 	}
-	return unknown_key(c, section, name);
+	return -1;
+}
+
+/* Returns the index of the key, or -1 with c->err set. */
+static int find_key(struct parse_ctx *c, const char *section, const char *name)
+{
+	int k = lookup_key(section, name);
+
+	return k >= 0 ? k : unknown_key(c, section, name);
 }
 
 /* Records the line and value of key k. A second occurrence is an error.
@@ -536,15 +573,22 @@ static enum item_status parse_real(const char *s, const struct number_rule *r,
 {
 	char *end;
 	double v;
+	float f;
 
 	if (!looks_decimal(s))
 		return ITEM_NOT_NUMBER;
 	v = strtod(s, &end);
 	if (end == s || *end != '\0')
 		return ITEM_NOT_NUMBER;
-	if (!isfinite(v))
+
+	/* The trainer uses the float, so the float is checked. The bounds in
+	 * the message, printed with 9 digits, convert back to exactly FLT_MIN
+	 * and FLT_MAX and so are accepted. Beyond FLT_MAX the IEEE 754
+	 * conversion gives infinity. */
+	f = (float)v;
+	if (!(f <= r->real_max))
 		return ITEM_TOO_LARGE;
-	if (!(v > (double)r->min))
+	if (!(f >= r->real_min))
 		return ITEM_TOO_SMALL;
 	*out = v;
 	return ITEM_OK;
@@ -581,8 +625,8 @@ static void describe_rule(const struct number_rule *r, enum item_status st,
 	int storage_max = r->max == INT32_MAX || r->max == INT64_MAX;
 
 	if (!r->integer)
-		snprintf(buf, size, "must be a finite number > %" PRId64,
-		         r->min);
+		snprintf(buf, size, "must be a number from %.9g to %.9g",
+		         r->real_min, r->real_max);
 	else if (storage_max && st != ITEM_TOO_LARGE)
 		snprintf(buf, size, "must be an integer >= %" PRId64, r->min);
 	else
@@ -889,6 +933,13 @@ static int find_setting(const char *name)
 	return -1;
 }
 
+/* Returns 1 for the settings that choose which images a trial trains, tests
+ * or probes on. */
+static int picks_images(enum grid_setting_id id)
+{
+	return id == SET_N_TRAIN || id == SET_N_TEST || id == SET_N_PROBE;
+}
+
 /* Parses one setting named by zip. */
 static int parse_zip_setting(struct parse_ctx *c, int k, const char *item)
 {
@@ -908,6 +959,13 @@ static int parse_zip_setting(struct parse_ctx *c, int k, const char *item)
 	if (c->zipped[id])
 		return key_error(c, k,
 		                 "'%s' appears twice; list each setting once",
+		                 item);
+	if (c->zip_axis == AXIS_MODE && picks_images((enum grid_setting_id)id))
+		return key_error(c, k,
+		                 "'%s' cannot be zipped to mode, because the "
+		                 "modes of one (hidden, seed) are compared as "
+		                 "pairs and must see the same images; zip it "
+		                 "to hidden or seed",
 		                 item);
 	c->zipped[id] = 1;
 	return 0;
@@ -1095,36 +1153,75 @@ static void describe_entry(const struct grid *g, enum grid_axis axis, size_t i,
 		snprintf(buf, size, " for seed %" PRId64, g->seeds[i]);
 }
 
-/* Checks n_probe <= n_train for every trial. Both vary only along the zip
- * axis, so one pass over that axis covers all trials. */
-static int check_probe(struct parse_ctx *c)
+/* Finds the first entry of the zip axis where setting small exceeds setting
+ * large, stores both values and writes where it is (" for hidden 100", or ""
+ * if neither is zipped). Both vary only along the zip axis, so one pass over
+ * that axis covers every trial. Returns 1 if an entry was found. */
+static int find_excess(const struct parse_ctx *c, enum grid_setting_id small,
+                       enum grid_setting_id large, double *small_value,
+                       double *large_value, char *where, size_t size)
 {
 	const struct grid *g = c->g;
-	const struct grid_setting *train = &g->settings[SET_N_TRAIN];
-	const struct grid_setting *probe = &g->settings[SET_N_PROBE];
-	int zipped = train->axis != AXIS_NONE || probe->axis != AXIS_NONE;
+	const struct grid_setting *s = &g->settings[small];
+	const struct grid_setting *l = &g->settings[large];
 	size_t i, n = axis_length(g, c->zip_axis);
-	double n_train, n_probe;
-	char where[64] = "";
 
+	where[0] = '\0';
 	for (i = 0; i < n; i++) {
-		n_train = value_along_zip(train, i);
-		n_probe = value_along_zip(probe, i);
-		if (n_probe <= n_train)
+		*small_value = value_along_zip(s, i);
+		*large_value = value_along_zip(l, i);
+		if (*small_value <= *large_value)
 			continue;
-		if (zipped)
-			describe_entry(g, c->zip_axis, i, where, sizeof(where));
-		if (c->seen[K_N_PROBE].line != 0)
-			return key_error(c, K_N_PROBE,
-			                 "%.0f exceeds n_train = %.0f%s; set "
-			                 "n_probe to at most n_train",
-			                 n_probe, n_train, where);
-		return key_error(c, K_N_TRAIN,
-		                 "smaller than n_probe = %.0f (the default)%s; "
-		                 "set [data] n_probe to at most n_train",
-		                 n_probe, where);
+		if (s->axis != AXIS_NONE || l->axis != AXIS_NONE)
+			describe_entry(g, c->zip_axis, i, where, size);
+		return 1;
 	}
 	return 0;
+}
+
+/* Checks n_probe <= n_train for every trial. */
+static int check_probe(struct parse_ctx *c)
+{
+	double n_train, n_probe;
+	char where[64];
+
+	if (!find_excess(c, SET_N_PROBE, SET_N_TRAIN, &n_probe, &n_train, where,
+	                 sizeof(where)))
+		return 0;
+	if (c->seen[K_N_PROBE].line != 0)
+		return key_error(
+		        c, K_N_PROBE,
+		        "%.0f exceeds n_train = %.0f%s; set n_probe to "
+		        "at most n_train",
+		        n_probe, n_train, where);
+	return key_error(c, K_N_TRAIN,
+	                 "smaller than n_probe = %.0f (the default)%s; set "
+	                 "[data] n_probe to at most n_train",
+	                 n_probe, where);
+}
+
+/* Checks batch_size <= n_train for every trial. The trainer sizes its
+ * buffers by batch_size, so a larger one would only waste memory or fail to
+ * allocate. batch_size == n_train gives one minibatch per epoch. */
+static int check_batch(struct parse_ctx *c)
+{
+	double n_train, batch_size;
+	char where[64];
+
+	if (!find_excess(c, SET_BATCH_SIZE, SET_N_TRAIN, &batch_size, &n_train,
+	                 where, sizeof(where)))
+		return 0;
+	if (c->seen[K_BATCH_SIZE].line != 0)
+		return key_error(
+		        c, K_BATCH_SIZE,
+		        "%.0f exceeds n_train = %.0f%s; lower "
+		        "batch_size to at most n_train or raise n_train",
+		        batch_size, n_train, where);
+	return key_error(c, K_N_TRAIN,
+	                 "smaller than batch_size = %.0f (the default)%s; "
+	                 "raise n_train or set [network] batch_size to at "
+	                 "most n_train",
+	                 batch_size, where);
 }
 
 static void set_max_epochs(struct grid *g)
@@ -1142,7 +1239,7 @@ static int finish(struct parse_ctx *c)
 {
 	if (check_required(c) != 0 || apply_zip(c) != 0 ||
 	    check_lists_zipped(c) != 0 || check_baseline(c) != 0 ||
-	    check_probe(c) != 0)
+	    check_probe(c) != 0 || check_batch(c) != 0)
 		return -1;
 	set_max_epochs(c->g);
 	return 0;
@@ -1178,6 +1275,104 @@ static int set_defaults(struct grid *g, const char *path, const char *text)
 	return 0;
 }
 
+/* Returns how to shorten an over-long line of the key name. n_before is the
+ * length of the line up to its inline comment, or 0 without one. */
+static const char *long_key_hint(const struct parse_ctx *c, const char *name,
+                                 size_t n_before)
+{
+	if (n_before > 0 && n_before <= INI_MAX_LINE - 1)
+		return "move the comment to a line of its own";
+
+	switch (lookup_key(c->section, name)) {
+	case K_HIDDEN:
+		return "write runs of consecutive hidden sizes as ranges "
+		       "such as 20-30";
+	case K_SEEDS:
+		return "write runs of consecutive seeds as ranges such as "
+		       "1-100";
+	case K_DIR:
+		return "use a shorter path, such as a relative path or a "
+		       "symbolic link";
+	default:
+		return "shorten the value";
+	}
+}
+
+/* Returns the ';' where inih starts an inline comment in value, the first
+ * one after a blank, or NULL. */
+static char *find_inline_comment(char *value)
+{
+	char *p = value;
+
+	while ((p = strchr(p, ';')) != NULL) {
+		if (p > value && isspace((unsigned char)p[-1]))
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
+/* Reports a key line that read_line found too long for inih, with a way to
+ * shorten it. line is a copy of the line that this function may change, and
+ * start and delim point into it, at the key and at its '=' or ':'. */
+static int long_key_error(struct parse_ctx *c, char *line, char *start,
+                          char *delim)
+{
+	char *name, *value, *comment;
+	size_t n_before = 0;
+
+	*delim = '\0';
+	name = trim(start);
+	value = delim + 1;
+	comment = find_inline_comment(value);
+	if (comment != NULL) {
+		*comment = '\0';
+		n_before = (size_t)(comment - line);
+	}
+	value = trim(value);
+	return fw_error_set(&c->err,
+	                    "%s:%d: [%s] %s = %.40s%s: the line has %zu "
+	                    "characters, but lines may have at most %d; %s",
+	                    c->g->path, c->long_line, c->section, name, value,
+	                    strlen(value) > 40 ? "..." : "", c->long_length,
+	                    INI_MAX_LINE - 1, long_key_hint(c, name, n_before));
+}
+
+/* Reports the line that read_line found too long for inih, with a way to
+ * shorten it where one exists. NOTE: a zipped list that does not fit has no
+ * way out but shorter numbers, because a key must sit on one line. */
+static int long_line_error(struct parse_ctx *c)
+{
+	char *line = strndup(c->long_text, c->long_length);
+	char *start, *delim;
+	const char *hint = "shorten it";
+
+	if (line == NULL)
+		return out_of_memory(c);
+	start = line;
+	if (c->long_line == 1 && strncmp(start, "\xEF\xBB\xBF", 3) == 0)
+		start += 3;
+	start += strspn(start, " \t\v\f\r");
+	delim = strpbrk(start, "=:");
+
+	if (*start == ';' || *start == '#')
+		hint = "split the comment over several lines";
+	else if (*start != '[' && delim != NULL)
+		hint = NULL;
+
+	if (hint != NULL)
+		fw_error_set(
+		        &c->err,
+		        "%s:%d: the line has %zu characters, but lines may "
+		        "have at most %d; %s",
+		        c->g->path, c->long_line, c->long_length,
+		        INI_MAX_LINE - 1, hint);
+	else
+		long_key_error(c, line, start, delim);
+	free(line);
+	return -1;
+}
+
 /* Runs inih over the text. inih returns the first bad line, either one it
  * rejects itself or one where the handler failed. Only in the second case
  * does c->err describe that line. */
@@ -1191,6 +1386,8 @@ static int run_inih(struct parse_ctx *c)
 		return -1;
 
 	fw_error_clear(&c->err);
+	if (rc == c->long_line)
+		return long_line_error(c);
 	if (rc < 0)
 		return fw_error_set(&c->err,
 		                    "%s: inih failed to parse the file (code "
@@ -1198,8 +1395,8 @@ static int run_inih(struct parse_ctx *c)
 		                    c->g->path, rc);
 	return fw_error_set(&c->err,
 	                    "%s:%d: syntax error: expected [section] or key = "
-	                    "value (lines at most %d characters)",
-	                    c->g->path, rc, INI_MAX_LINE - 1);
+	                    "value",
+	                    c->g->path, rc);
 }
 
 int grid_parse(struct grid *g, const char *path, const char *text,

@@ -4,6 +4,7 @@
  * naming the file, line, key and value. Good files must expand to the
  * expected lists, trial parameters, indices and schedule. */
 #include <errno.h>
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,11 +160,36 @@ static const struct bad_case bad_cases[] = {
         {"inf_rate",
          "[network]\nlearning_rate = 1e999\n" SWEEP,
          2,
-         {"learning_rate = 1e999", "must be a finite number > 0"}},
+         {"learning_rate = 1e999", "must be a number from 1.17549435e-38 "
+                                   "to 3.40282347e+38"}},
         {"zero_rate",
          "[network]\nlearning_rate = 0\n" SWEEP,
          2,
-         {"learning_rate = 0: must be a finite number > 0"}},
+         {"learning_rate = 0: must be a number from 1.17549435e-38 to "
+          "3.40282347e+38"}},
+        {"negative_rate",
+         "[network]\nlearning_rate = -0.1\n" SWEEP,
+         2,
+         {"[network] learning_rate = -0.1: must be a number from"}},
+        {"rate_zero_in_float",
+         "[network]\nlearning_rate = 1e-50\n" SWEEP,
+         2,
+         {"[network] learning_rate = 1e-50: must be a number from "
+          "1.17549435e-38 to 3.40282347e+38"}},
+        {"rate_subnormal_in_float",
+         "[network]\nlearning_rate = 1.17549e-38\n" SWEEP,
+         2,
+         {"[network] learning_rate = 1.17549e-38: must be a number from"}},
+        {"rate_inf_in_float",
+         "[network]\nlearning_rate = 3.40283e38\n" SWEEP,
+         2,
+         {"[network] learning_rate = 3.40283e38: must be a number from"}},
+        {"rate_list_inf_in_float",
+         "[network]\nlearning_rate = 0.1, 1e39\n" SWEEP
+         "zip = hidden, learning_rate\n",
+         2,
+         {"[network] learning_rate = 0.1, 1e39", "item '1e39' must be a "
+                                                 "number from"}},
         {"rate_list_item",
          "[network]\nlearning_rate = 0.1, x\n" SWEEP,
          2,
@@ -316,6 +342,23 @@ static const struct bad_case bad_cases[] = {
          SWEEP "zip = hidden\n",
          5,
          {"[sweep] zip = hidden", "no setting after the axis"}},
+        {"zip_mode_n_train",
+         "[data]\nn_train = 2000, 3000\n" SWEEP "zip = mode, n_train\n",
+         7,
+         {"[sweep] zip = mode, n_train",
+          "'n_train' cannot be zipped to mode, because the modes of one "
+          "(hidden, seed) are compared as pairs and must see the same images",
+          "zip it to hidden or seed"}},
+        {"zip_mode_n_test",
+         "[data]\nn_test = 100, 200\n" SWEEP "zip = mode, n_test\n",
+         7,
+         {"[sweep] zip = mode, n_test", "'n_test' cannot be zipped to mode"}},
+        {"zip_mode_n_probe_after_epochs",
+         "[network]\nepochs = 5, 6\n[data]\nn_probe = 100, 200\n" SWEEP
+         "zip = mode, epochs, n_probe\n",
+         9,
+         {"[sweep] zip = mode, epochs, n_probe",
+          "'n_probe' cannot be zipped to mode"}},
         {"zip_twice_same",
          "[network]\nepochs = 5, 6\n" SWEEP "zip = hidden, epochs, epochs\n",
          7,
@@ -342,11 +385,44 @@ static const struct bad_case bad_cases[] = {
          3,
          {"n_probe = 500, 3000", "3000 exceeds n_train = 2000 for hidden "
                                  "100"}},
+        {"batch_over_train",
+         "[data]\nn_train = 2000\n[network]\nbatch_size = 1000000000\n" SWEEP,
+         4,
+         {"[network] batch_size = 1000000000",
+          "1000000000 exceeds n_train = 2000;",
+          "lower batch_size to at most n_train or raise n_train"}},
+        {"batch_over_train_by_one",
+         "[data]\nn_train = 2000\n[network]\nbatch_size = 2001\n" SWEEP,
+         4,
+         {"[network] batch_size = 2001: 2001 exceeds n_train = 2000;"}},
+        {"train_under_default_batch",
+         "[data]\nn_train = 150\nn_probe = 100\n" SWEEP,
+         2,
+         {"[data] n_train = 150",
+          "smaller than batch_size = 200 (the default);",
+          "raise n_train or set [network] batch_size to at most n_train"}},
+        {"zipped_batch_over_train",
+         "[data]\nn_train = 2000\n[network]\nbatch_size = 100, 2500\n" SWEEP
+         "zip = hidden, batch_size\n",
+         4,
+         {"[network] batch_size = 100, 2500",
+          "2500 exceeds n_train = 2000 for hidden 100;"}},
+        {"zipped_train_under_batch",
+         "[data]\nn_train = 3000, 1500, 4000\n[network]\nbatch_size = "
+         "2000\n" SWEEP "zip = seed, n_train\n",
+         4,
+         {"[network] batch_size = 2000",
+          "2000 exceeds n_train = 1500 for seed 2;"}},
+        {"mode_zipped_batch_over_train",
+         "[data]\nn_train = 2000\n[network]\nbatch_size = 100, 3000\n" SWEEP
+         "zip = mode, batch_size\n",
+         4,
+         {"[network] batch_size = 100, 3000",
+          "3000 exceeds n_train = 2000 for mode fa;"}},
         {"missing_equals",
          "[sweep]\nmodes bp\nhidden = 20\nseeds = 1\n",
          2,
-         {"syntax error: expected [section] or key = value",
-          "at most 199 characters"}},
+         {"syntax error: expected [section] or key = value"}},
         {"missing_bracket", "[sweep\nmodes = bp\n", 1, {"syntax error"}},
         {"syntax_before_key_error",
          "[network]\nbroken line\nepochs = 0\n" SWEEP,
@@ -387,14 +463,14 @@ static void check_bad_case(const struct bad_case *bc)
 }
 
 /* A line of 199 characters is accepted and one of 200 is rejected. */
-static void check_long_lines(void)
+static void check_line_limit(void)
 {
 	char text[1024];
 	char comment[256];
 	struct grid g;
 	struct fw_error err;
 
-	current = "long_lines";
+	current = "line_limit";
 	memset(comment, 'x', sizeof(comment));
 	comment[0] = ';';
 	comment[199] = '\0';
@@ -408,8 +484,120 @@ static void check_long_lines(void)
 	snprintf(text, sizeof(text), SWEEP "%s\n[network]\nepochs = 0\n",
 	         comment);
 	CHECK_INT(load_text("line_200", text, &g, &err), -1);
-	CHECK_HAS(err.msg, "line_200.ini:5: syntax error");
-	CHECK_HAS(err.msg, "at most 199 characters");
+	CHECK_HAS(err.msg, "line_200.ini:5: the line has 200 characters, but "
+	                   "lines may have at most 199; split the comment "
+	                   "over several lines");
+
+	/* A key error before the long line is reported first. */
+	snprintf(text, sizeof(text), "[network]\nepochs = 0\n%s\n" SWEEP,
+	         comment);
+	CHECK_INT(load_text("line_200_after_error", text, &g, &err), -1);
+	CHECK_HAS(err.msg, "line_200_after_error.ini:2: [network] epochs = 0");
+}
+
+/* An over-long line: the text before it, its start, the item repeated to
+ * make it long, its end, and what the message must contain. */
+struct long_case {
+	const char *name;
+	const char *before;
+	const char *head;
+	const char *item;
+	const char *tail;
+	int line;
+	const char *want[2];
+};
+
+static const struct long_case long_cases[] = {
+        {"long_seeds",
+         "[sweep]\nmodes = bp\nhidden = 20\n",
+         "seeds = 1",
+         ", 1000",
+         "",
+         4,
+         {"[sweep] seeds = 1, 1000, 1000, 1000, 1000, 1000, 1000, 1...: "
+          "the line has ",
+          " characters, but lines may have at most 199; write runs of "
+          "consecutive seeds as ranges such as 1-100"}},
+        {"long_hidden",
+         "[sweep]\nmodes = bp\n",
+         "hidden = 20",
+         ", 30",
+         "\nseeds = 1",
+         3,
+         {"[sweep] hidden = 20, 30, 30",
+          "write runs of consecutive hidden sizes as ranges such as 20-30"}},
+        {"long_inline_comment",
+         "[sweep]\nmodes = bp\nhidden = 20\n",
+         "seeds = 1-30 ; comment",
+         " and more",
+         "",
+         4,
+         {"[sweep] seeds = 1-30: the line has ",
+          "move the comment to a line of its own"}},
+        {"long_dir",
+         SWEEP "[data]\n",
+         "dir = /data",
+         "/mnist",
+         "",
+         6,
+         {"[data] dir = /data/mnist/mnist",
+          "use a shorter path, such as a relative path or a symbolic link"}},
+        {"long_rate_list",
+         SWEEP "[network]\n",
+         "learning_rate = 0.1",
+         ", 0.0001",
+         "\nzip = hidden, learning_rate",
+         6,
+         {"[network] learning_rate = 0.1, 0.0001",
+          "but lines may have at most 199; shorten the value"}},
+        {"long_header",
+         SWEEP,
+         "[network",
+         "network",
+         "]",
+         5,
+         {".ini:5: the line has ", "at most 199; shorten it"}},
+};
+
+/* Writes the case's text to buf, with items added to its head until the
+ * line is longer than 210 characters. Returns the length of the line. */
+static size_t build_long_case(const struct long_case *lc, char *buf,
+                              size_t size)
+{
+	char line[512];
+	size_t n = 0;
+
+	snprintf(line, sizeof(line), "%s", lc->head);
+	while (strlen(line) <= 210) {
+		n = strlen(line);
+		snprintf(line + n, sizeof(line) - n, "%s", lc->item);
+	}
+	snprintf(buf, size, "%s%s%s\n", lc->before, line, lc->tail);
+	n = strlen(line);
+	if (lc->tail[0] != '\n')
+		n += strlen(lc->tail);
+	return n;
+}
+
+static void check_long_case(const struct long_case *lc)
+{
+	char text[1024];
+	char where[64];
+	struct grid g;
+	struct fw_error err;
+	size_t i, length;
+
+	current = lc->name;
+	length = build_long_case(lc, text, sizeof(text));
+	CHECK_INT(load_text(lc->name, text, &g, &err), -1);
+	snprintf(where, sizeof(where), "%s.ini:%d: ", lc->name, lc->line);
+	CHECK_HAS(err.msg, where);
+	snprintf(where, sizeof(where), "the line has %zu characters", length);
+	CHECK_HAS(err.msg, where);
+	for (i = 0; i < 2 && lc->want[i] != NULL; i++)
+		CHECK_HAS(err.msg, lc->want[i]);
+	if (getenv("TEST_GRID_VERBOSE") != NULL)
+		printf("%s\n", err.msg);
 }
 
 static void check_missing_file(void)
@@ -575,6 +763,7 @@ static void check_zip_epochs(void)
 {
 	static const char text[] = "[network]\n"
 	                           "epochs = 5, 50, 10\n"
+	                           "batch_size = 100\n"
 	                           "[data]\n"
 	                           "n_train = 100, 200, 300\n"
 	                           "n_probe = 100, 150, 300\n"
@@ -604,27 +793,107 @@ static void check_zip_epochs(void)
 	grid_free(&g);
 }
 
-/* A zip to the mode axis with a single mode, and a one-entry zip. */
+/* learning_rate, batch_size and epochs may differ per mode. */
 static void check_zip_mode(void)
 {
 	static const char text[] = "[network]\n"
+	                           "learning_rate = 0.5, 0.25\n"
 	                           "batch_size = 10, 20\n"
+	                           "epochs = 3, 4\n"
 	                           "[sweep]\n"
 	                           "modes = onehot, bp\n"
 	                           "hidden = 20, 30\n"
 	                           "seeds = 1\n"
-	                           "zip = mode, batch_size\n";
+	                           "zip = mode, learning_rate, batch_size, "
+	                           "epochs\n";
 	struct grid g;
 	struct fw_error err;
 	struct trial_params p;
 	size_t t;
+	int onehot;
 
 	current = "zip_mode";
 	CHECK_INT(load_text("zip_mode", text, &g, &err), 0);
 	CHECK_STR(err.msg, "");
+	CHECK_INT(g.settings[SET_LEARNING_RATE].axis, AXIS_MODE);
+	CHECK_INT(g.settings[SET_BATCH_SIZE].axis, AXIS_MODE);
+	CHECK_INT(g.settings[SET_EPOCHS].axis, AXIS_MODE);
+	CHECK_INT(g.max_epochs, 4);
 	for (t = 0; t < grid_n_trials(&g); t++) {
 		grid_trial_params(&g, t, &p);
-		CHECK_INT(p.batch_size, p.mode == MODE_ONEHOT ? 10 : 20);
+		onehot = p.mode == MODE_ONEHOT;
+		CHECK_DBL(p.learning_rate, onehot ? 0.5 : 0.25);
+		CHECK_INT(p.batch_size, onehot ? 10 : 20);
+		CHECK_INT(p.n_epochs, onehot ? 3 : 4);
+	}
+	grid_free(&g);
+}
+
+/* The bounds of learning_rate named in its message are accepted and are
+ * FLT_MIN and FLT_MAX in float. */
+static void check_rate_bounds(void)
+{
+	static const char text[] =
+	        "[network]\n"
+	        "learning_rate = 1.17549435e-38, "
+	        "3.40282347e+38\n" SWEEP "zip = hidden, learning_rate\n";
+	struct grid g;
+	struct fw_error err;
+	const double *rate;
+
+	current = "rate_bounds";
+	CHECK_INT(load_text("rate_bounds", text, &g, &err), 0);
+	CHECK_STR(err.msg, "");
+	CHECK_INT(g.settings[SET_LEARNING_RATE].n_values, 2);
+	if (g.settings[SET_LEARNING_RATE].n_values == 2) {
+		rate = g.settings[SET_LEARNING_RATE].values;
+		CHECK_DBL((float)rate[0], FLT_MIN);
+		CHECK_DBL((float)rate[1], FLT_MAX);
+	}
+	grid_free(&g);
+}
+
+/* batch_size equal to n_train is one minibatch per epoch, also when both
+ * are zipped; n_train, n_test and n_probe may be zipped to hidden. */
+static void check_batch_equals_train(void)
+{
+	static const char single[] = "[data]\n"
+	                             "n_train = 500\n"
+	                             "n_probe = 100\n"
+	                             "[network]\n"
+	                             "batch_size = 500\n" SWEEP;
+	static const char zipped[] = "[data]\n"
+	                             "n_train = 300, 400\n"
+	                             "n_test = 50, 60\n"
+	                             "n_probe = 300, 10\n"
+	                             "[network]\n"
+	                             "batch_size = 300, 400\n" SWEEP
+	                             "zip = hidden, batch_size, n_train, "
+	                             "n_test, n_probe\n";
+	struct grid g;
+	struct fw_error err;
+	struct trial_params p;
+	size_t t, m, h, s;
+
+	current = "batch_equals_train";
+	CHECK_INT(load_text("batch_equals_train", single, &g, &err), 0);
+	CHECK_STR(err.msg, "");
+	grid_trial_params(&g, 0, &p);
+	CHECK_INT(p.batch_size, 500);
+	CHECK_INT(p.n_train, 500);
+	grid_free(&g);
+
+	current = "batch_equals_train_zipped";
+	CHECK_INT(load_text("batch_equals_train_zipped", zipped, &g, &err), 0);
+	CHECK_STR(err.msg, "");
+	CHECK_INT(g.settings[SET_N_TEST].axis, AXIS_HIDDEN);
+	for (t = 0; t < grid_n_trials(&g); t++) {
+		grid_trial_coords(&g, t, &m, &h, &s);
+		grid_trial_params(&g, t, &p);
+		CHECK_INT(p.batch_size, h == 0 ? 300 : 400);
+		CHECK_INT(p.n_train, p.batch_size);
+		CHECK_INT(p.n_test, h == 0 ? 50 : 60);
+		CHECK_INT(p.n_probe, h == 0 ? 300 : 10);
 	}
 	grid_free(&g);
 }
@@ -829,13 +1098,17 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++)
 		check_bad_case(&bad_cases[i]);
-	check_long_lines();
+	check_line_limit();
+	for (i = 0; i < sizeof(long_cases) / sizeof(long_cases[0]); i++)
+		check_long_case(&long_cases[i]);
 	check_missing_file();
 	check_defaults();
 	check_lists();
 	check_zip_hidden();
 	check_zip_epochs();
 	check_zip_mode();
+	check_rate_bounds();
+	check_batch_equals_train();
 	check_index_round_trip();
 	check_schedule();
 	check_schedule_single();
