@@ -9,7 +9,7 @@
 #include "fasweep/net.h"
 
 /* Sustained float32 rate per core assumed for the cost estimate. Whole
- * trials of configs/demo.ini ran at 36 GFLOP/s (H = 20) to 66 GFLOP/s
+ * trials of configs/demo.ini ran at 38 GFLOP/s (H = 20) to 69 GFLOP/s
  * (H = 100) per core on a 2-core AMD EPYC (Zen 4) VM, so the estimate errs
  * on the long side there. */
 #define ASSUMED_GFLOPS 40.0
