@@ -126,18 +126,21 @@ static int check_sizes(const struct sweep *s, struct fw_error *err)
 		n_test = (size_t)p.n_test;
 		if (p.split == SPLIT_POOLED && n_train + n_test > ds->n_images)
 			return fw_error_set(err,
-				"%s: [data] n_train + n_test = %zu exceeds the %zu "
-				"images in %s (split = pooled); lower n_train or "
-				"n_test", s->grid.path, n_train + n_test,
-				ds->n_images, s->grid.data_dir);
+				"%s: [data] n_train + n_test = %zu (hidden %d, "
+				"seed %lld) exceeds the %zu images in %s (split = "
+				"pooled); lower n_train or n_test", s->grid.path,
+				n_train + n_test, (int)p.n_hidden,
+				(long long)p.seed, ds->n_images, s->grid.data_dir);
 		if (p.split == SPLIT_STANDARD &&
 		    (n_train > ds->n_train_file || n_test > ds->n_test_file))
 			return fw_error_set(err,
-				"%s: [data] n_train = %zu and n_test = %zu exceed "
-				"the %zu training and %zu test images in %s "
-				"(split = standard); lower them", s->grid.path,
-				n_train, n_test, ds->n_train_file,
-				ds->n_test_file, s->grid.data_dir);
+				"%s: [data] n_train = %zu and n_test = %zu "
+				"(hidden %d, seed %lld) exceed the %zu training "
+				"and %zu test images in %s (split = standard); "
+				"lower them", s->grid.path, n_train, n_test,
+				(int)p.n_hidden, (long long)p.seed,
+				ds->n_train_file, ds->n_test_file,
+				s->grid.data_dir);
 	}
 	return 0;
 }

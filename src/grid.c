@@ -117,6 +117,7 @@ struct parse_ctx {
 	                            characters, in the text; NULL if none */
 	size_t long_length;      /* its length in characters */
 	int long_line;           /* its line number, 0 if none */
+	char long_section[ITEM_SIZE]; /* the section it is in */
 };
 
 typedef int (*key_parser)(struct parse_ctx *c, int k, const char *value);
@@ -320,6 +321,8 @@ static char *read_line(char *buf, int size, void *stream)
 	if (len > (size_t)size - 1) {
 		if (c->long_line == 0) {
 			c->long_line = c->line;
+			snprintf(c->long_section, sizeof(c->long_section), "%s",
+			         c->section);
 			c->long_text = start;
 			c->long_length = len;
 		}
@@ -1283,7 +1286,7 @@ static const char *long_key_hint(const struct parse_ctx *c, const char *name,
 	if (n_before > 0 && n_before <= INI_MAX_LINE - 1)
 		return "move the comment to a line of its own";
 
-	switch (lookup_key(c->section, name)) {
+	switch (lookup_key(c->long_section, name)) {
 	case K_HIDDEN:
 		return "write runs of consecutive hidden sizes as ranges "
 		       "such as 20-30";
@@ -1333,7 +1336,8 @@ static int long_key_error(struct parse_ctx *c, char *line, char *start,
 	return fw_error_set(&c->err,
 	                    "%s:%d: [%s] %s = %.40s%s: the line has %zu "
 	                    "characters, but lines may have at most %d; %s",
-	                    c->g->path, c->long_line, c->section, name, value,
+	                    c->g->path, c->long_line, c->long_section, name,
+	                    value,
 	                    strlen(value) > 40 ? "..." : "", c->long_length,
 	                    INI_MAX_LINE - 1, long_key_hint(c, name, n_before));
 }

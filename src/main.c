@@ -27,7 +27,7 @@ static const char usage_text[] =
 	"\n"
 	"commands:\n"
 	"  run CONFIG [-o FILE] [--force] [--data DIR] [--quiet|--verbose]\n"
-	"      run the sweep of CONFIG under MPI (mpirun, srun or alone) and\n"
+	"      run the sweep of CONFIG under MPI (mpirun, mpiexec or alone) and\n"
 	"      write every curve and the t-tests to FILE (default: CONFIG's\n"
 	"      name with .h5, in the current directory). An existing FILE\n"
 	"      is left untouched unless --force is given.\n"
