@@ -23,8 +23,8 @@ enum { TAG_WORK = 1, TAG_RESULT = 2 };
 /* Header of a result message; N_CURVES x n_points floats follow. Ranks are
  * assumed to share one binary layout (one cluster, one build). */
 struct result_msg {
-	int64_t trial;   /* flat trial index, -1 for "ready" */
-	int32_t status;  /* enum trial_status */
+	int64_t trial;  /* flat trial index, -1 for "ready" */
+	int32_t status; /* enum trial_status */
 	int32_t rank;
 	double wall_seconds;
 	float final_test_accuracy;
@@ -41,14 +41,14 @@ struct sweep {
 	struct grid grid;
 	struct dataset ds;
 	size_t n_trials;
-	size_t n_points;           /* max_epochs + 1 */
+	size_t n_points; /* max_epochs + 1 */
 	char host[H5OUT_HOST_MAX];
-	unsigned char *msg;        /* one result message */
+	unsigned char *msg; /* one result message */
 	size_t msg_size;
 	/* Rank 0 only. */
 	struct h5out *out;
-	struct trial_row *rows;    /* n_trials, flat order */
-	size_t *order;             /* n_trials, hand-out order */
+	struct trial_row *rows; /* n_trials, flat order */
+	size_t *order;          /* n_trials, hand-out order */
 	size_t n_stored;
 	double t_start;
 };
@@ -125,22 +125,27 @@ static int check_sizes(const struct sweep *s, struct fw_error *err)
 		n_train = (size_t)p.n_train;
 		n_test = (size_t)p.n_test;
 		if (p.split == SPLIT_POOLED && n_train + n_test > ds->n_images)
-			return fw_error_set(err,
-				"%s: [data] n_train + n_test = %zu (hidden %d, "
-				"seed %lld) exceeds the %zu images in %s (split = "
-				"pooled); lower n_train or n_test", s->grid.path,
-				n_train + n_test, (int)p.n_hidden,
-				(long long)p.seed, ds->n_images, s->grid.data_dir);
+			return fw_error_set(
+			        err,
+			        "%s: [data] n_train + n_test = %zu (hidden %d, "
+			        "seed %lld) exceeds the %zu images in %s "
+			        "(split = "
+			        "pooled); lower n_train or n_test",
+			        s->grid.path, n_train + n_test, (int)p.n_hidden,
+			        (long long)p.seed, ds->n_images,
+			        s->grid.data_dir);
 		if (p.split == SPLIT_STANDARD &&
 		    (n_train > ds->n_train_file || n_test > ds->n_test_file))
-			return fw_error_set(err,
-				"%s: [data] n_train = %zu and n_test = %zu "
-				"(hidden %d, seed %lld) exceed the %zu training "
-				"and %zu test images in %s (split = standard); "
-				"lower them", s->grid.path, n_train, n_test,
-				(int)p.n_hidden, (long long)p.seed,
-				ds->n_train_file, ds->n_test_file,
-				s->grid.data_dir);
+			return fw_error_set(
+			        err,
+			        "%s: [data] n_train = %zu and n_test = %zu "
+			        "(hidden %d, seed %lld) exceed the %zu "
+			        "training "
+			        "and %zu test images in %s (split = standard); "
+			        "lower them",
+			        s->grid.path, n_train, n_test, (int)p.n_hidden,
+			        (long long)p.seed, ds->n_train_file,
+			        ds->n_test_file, s->grid.data_dir);
 	}
 	return 0;
 }
@@ -162,8 +167,9 @@ static int load_data(struct sweep *s)
 	if (!ok && (s->rank == 0 || root_ok))
 		log_msg(&s->log, LOG_ERROR, "on %s: %s", s->host, err.msg);
 	if (!all_ok && s->rank == 0 && ok)
-		log_msg(&s->log, LOG_ERROR, "MNIST could not be loaded on "
-			"every rank; see the errors above");
+		log_msg(&s->log, LOG_ERROR,
+		        "MNIST could not be loaded on "
+		        "every rank; see the errors above");
 	return all_ok ? 0 : -1;
 }
 
@@ -177,7 +183,7 @@ static int open_results(struct sweep *s)
 	s->order = malloc(sizeof(*s->order) * s->n_trials);
 	if (s->rows == NULL || s->order == NULL) {
 		log_msg(&s->log, LOG_ERROR, "out of memory for %zu trials",
-			s->n_trials);
+		        s->n_trials);
 		return -1;
 	}
 	for (size_t t = 0; t < s->n_trials; t++) {
@@ -186,7 +192,7 @@ static int open_results(struct sweep *s)
 
 		grid_trial_params(&s->grid, t, &p);
 		snprintf(row->mode, sizeof(row->mode), "%s",
-			 grid_mode_name(p.mode));
+		         grid_mode_name(p.mode));
 		row->hidden = p.n_hidden;
 		row->seed = p.seed;
 		snprintf(row->status, sizeof(row->status), "pending");
@@ -198,7 +204,7 @@ static int open_results(struct sweep *s)
 
 	if (check_sizes(s, &err) != 0 ||
 	    h5out_create(&s->out, s->opt->output_path, &s->grid, &meta,
-			 s->opt->force, &err) != 0) {
+	                 s->opt->force, &err) != 0) {
 		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
 		return -1;
 	}
@@ -214,35 +220,36 @@ static int store_result(struct sweep *s)
 
 	if (m->trial < 0 || (uint64_t)m->trial >= s->n_trials ||
 	    m->status < TRIAL_PENDING || m->status > TRIAL_FAILED) {
-		log_msg(&s->log, LOG_ERROR, "rank %d sent an invalid result "
-			"(trial %lld, status %d); the ranks do not run the "
-			"same fasweep build", (int)m->rank,
-			(long long)m->trial, (int)m->status);
+		log_msg(&s->log, LOG_ERROR,
+		        "rank %d sent an invalid result "
+		        "(trial %lld, status %d); the ranks do not run the "
+		        "same fasweep build",
+		        (int)m->rank, (long long)m->trial, (int)m->status);
 		return -1;
 	}
 	row = &s->rows[m->trial];
 
 	snprintf(row->status, sizeof(row->status), "%s",
-		 trainer_status_name((enum trial_status)m->status));
+	         trainer_status_name((enum trial_status)m->status));
 	row->final_test_accuracy = m->final_test_accuracy;
 	row->wall_seconds = m->wall_seconds;
 	row->rank = m->rank;
 	memcpy(row->host, m->host, sizeof(row->host));
 	memcpy(row->message, m->message, sizeof(row->message));
 	if (h5out_write_trial(s->out, (size_t)m->trial, row, msg_curves(s),
-			      &err) != 0) {
+	                      &err) != 0) {
 		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
 		return -1;
 	}
 
 	s->n_stored++;
 	log_msg(&s->log, m->status == TRIAL_DONE ? LOG_INFO : LOG_WARN,
-		"trial %s mode=%s hidden=%d seed=%lld accuracy=%.4f "
-		"seconds=%.1f rank=%d progress=%zu/%zu%s%s",
-		row->status, row->mode, (int)row->hidden,
-		(long long)row->seed, (double)row->final_test_accuracy,
-		row->wall_seconds, (int)row->rank, s->n_stored, s->n_trials,
-		row->message[0] ? " message=" : "", row->message);
+	        "trial %s mode=%s hidden=%d seed=%lld accuracy=%.4f "
+	        "seconds=%.1f rank=%d progress=%zu/%zu%s%s",
+	        row->status, row->mode, (int)row->hidden, (long long)row->seed,
+	        (double)row->final_test_accuracy, row->wall_seconds,
+	        (int)row->rank, s->n_stored, s->n_trials,
+	        row->message[0] ? " message=" : "", row->message);
 	return 0;
 }
 
@@ -256,7 +263,7 @@ static void run_trial(struct sweep *s, size_t t)
 
 	grid_trial_params(&s->grid, t, &p);
 	log_msg(&s->log, LOG_DEBUG, "trial started mode=%s hidden=%d seed=%lld",
-		grid_mode_name(p.mode), (int)p.n_hidden, (long long)p.seed);
+	        grid_mode_name(p.mode), (int)p.n_hidden, (long long)p.seed);
 	trainer_run(&s->ds, &p, msg_curves(s), s->n_points, &outcome, &err);
 
 	memset(m, 0, sizeof(*m));
@@ -295,8 +302,8 @@ static void wait_for_result(struct sweep *s, MPI_Status *st)
 			break;
 		nanosleep(&pause, NULL);
 	}
-	MPI_Recv(s->msg, (int)s->msg_size, MPI_BYTE, st->MPI_SOURCE,
-		 TAG_RESULT, s->comm, st);
+	MPI_Recv(s->msg, (int)s->msg_size, MPI_BYTE, st->MPI_SOURCE, TAG_RESULT,
+	         s->comm, st);
 }
 
 /* Rank 0: ends the whole job once a result cannot be stored, so that no
@@ -305,9 +312,10 @@ static void abort_sweep(struct sweep *s)
 {
 	struct fw_error err = {{0}};
 
-	log_msg(&s->log, LOG_ERROR, "stopping the sweep: %zu of %zu trials "
-		"were stored in %s before the error above", s->n_stored,
-		s->n_trials, s->opt->output_path);
+	log_msg(&s->log, LOG_ERROR,
+	        "stopping the sweep: %zu of %zu trials "
+	        "were stored in %s before the error above",
+	        s->n_stored, s->n_trials, s->opt->output_path);
 	if (h5out_close(s->out, &err) != 0)
 		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
 	s->out = NULL;
@@ -332,7 +340,7 @@ static int coordinate(struct sweep *s)
 		else
 			n_active--;
 		MPI_Send(&work, 1, MPI_INT64_T, st.MPI_SOURCE, TAG_WORK,
-			 s->comm);
+		         s->comm);
 
 		if (((struct result_msg *)s->msg)->trial >= 0 &&
 		    store_result(s) != 0)
@@ -353,9 +361,9 @@ static void work(struct sweep *s)
 		int64_t t;
 
 		MPI_Send(s->msg, (int)s->msg_size, MPI_BYTE, 0, TAG_RESULT,
-			 s->comm);
+		         s->comm);
 		MPI_Recv(&t, 1, MPI_INT64_T, 0, TAG_WORK, s->comm,
-			 MPI_STATUS_IGNORE);
+		         MPI_STATUS_IGNORE);
 		if (t < 0)
 			return;
 		run_trial(s, (size_t)t);
@@ -369,7 +377,8 @@ static int finish(struct sweep *s, int rc)
 	struct stats_row *stats = NULL;
 	size_t n_stats = 0;
 
-	if (rc == 0 && final_pass(&s->grid, s->rows, &stats, &n_stats, &err) == 0)
+	if (rc == 0 &&
+	    final_pass(&s->grid, s->rows, &stats, &n_stats, &err) == 0)
 		rc = h5out_write_stats(s->out, stats, n_stats, &err);
 	else if (rc == 0)
 		rc = -1;
@@ -380,9 +389,11 @@ static int finish(struct sweep *s, int rc)
 	if (err.msg[0] != '\0')
 		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
 	if (rc == 0)
-		log_msg(&s->log, LOG_INFO, "sweep finished: %zu trials in "
-			"%.1f s, results in %s", s->n_trials,
-			log_now() - s->t_start, s->opt->output_path);
+		log_msg(&s->log, LOG_INFO,
+		        "sweep finished: %zu trials in "
+		        "%.1f s, results in %s",
+		        s->n_trials, log_now() - s->t_start,
+		        s->opt->output_path);
 	return rc;
 }
 
@@ -390,15 +401,17 @@ static void log_start(struct sweep *s)
 {
 	const struct grid *g = &s->grid;
 
-	log_msg(&s->log, LOG_INFO, "sweep %s: %zu modes x %zu hidden sizes x "
-		"%zu seeds = %zu trials, up to %d epochs, %d ranks, data %s, "
-		"output %s", g->path, g->n_modes, g->n_hidden, g->n_seeds,
-		s->n_trials, (int)g->max_epochs, s->n_ranks, g->data_dir,
-		s->opt->output_path);
+	log_msg(&s->log, LOG_INFO,
+	        "sweep %s: %zu modes x %zu hidden sizes x "
+	        "%zu seeds = %zu trials, up to %d epochs, %d ranks, data %s, "
+	        "output %s",
+	        g->path, g->n_modes, g->n_hidden, g->n_seeds, s->n_trials,
+	        (int)g->max_epochs, s->n_ranks, g->data_dir,
+	        s->opt->output_path);
 }
 
 static int sweep_init(struct sweep *s, const struct run_options *opt,
-		      MPI_Comm comm)
+                      MPI_Comm comm)
 {
 	memset(s, 0, sizeof(*s));
 	s->opt = opt;
@@ -419,7 +432,7 @@ static int sweep_init(struct sweep *s, const struct run_options *opt,
 	s->n_trials = grid_n_trials(&s->grid);
 	s->n_points = (size_t)s->grid.max_epochs + 1;
 	s->msg_size = sizeof(struct result_msg) +
-		      sizeof(float) * N_CURVES * s->n_points;
+	              sizeof(float) * N_CURVES * s->n_points;
 	s->msg = calloc(1, s->msg_size);
 	if (s->msg == NULL) {
 		log_msg(&s->log, LOG_ERROR, "out of memory");

@@ -51,17 +51,17 @@ static int dataset_check_dir(const char *dir, struct fw_error *err)
 		 * start in another directory: name the one it was tried in. */
 		if (dir[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
 			cwd[0] = '\0';
-		return fw_error_set(err,
-		                    "%s: data directory not found (%s%s%s); %s",
-		                    dir, strerror(errno),
-		                    cwd[0] ? ", relative to " : "", cwd,
-		                    DATASET_FETCH_HINT);
+		return fw_error_set(
+		        err, "%s: data directory not found (%s%s%s); %s", dir,
+		        strerror(errno), cwd[0] ? ", relative to " : "", cwd,
+		        DATASET_FETCH_HINT);
 	}
 	if (!S_ISDIR(st.st_mode))
-		return fw_error_set(err,
-		                    "%s: not a directory; point dir in [data] or "
-		                    "--data at the directory of the MNIST files",
-		                    dir);
+		return fw_error_set(
+		        err,
+		        "%s: not a directory; point dir in [data] or "
+		        "--data at the directory of the MNIST files",
+		        dir);
 	return 0;
 }
 

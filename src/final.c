@@ -14,14 +14,16 @@ static int is_done(const struct trial_row *row)
 
 /* Compares mode m with baseline b at hidden index h over complete pairs. */
 static void compare_one(const struct grid *g, const struct trial_row *trials,
-			size_t m, size_t b, size_t h, double *x, double *y,
-			struct stats_row *row)
+                        size_t m, size_t b, size_t h, double *x, double *y,
+                        struct stats_row *row)
 {
 	size_t n = 0;
 
 	for (size_t s = 0; s < g->n_seeds; s++) {
-		const struct trial_row *tm = &trials[grid_trial_index(g, m, h, s)];
-		const struct trial_row *tb = &trials[grid_trial_index(g, b, h, s)];
+		const struct trial_row *tm =
+		        &trials[grid_trial_index(g, m, h, s)];
+		const struct trial_row *tb =
+		        &trials[grid_trial_index(g, b, h, s)];
 
 		if (!is_done(tm) || !is_done(tb))
 			continue;
@@ -32,9 +34,10 @@ static void compare_one(const struct grid *g, const struct trial_row *trials,
 
 	memset(row, 0, sizeof(*row));
 	stats_compare(x, y, n, row);
-	snprintf(row->mode, sizeof(row->mode), "%s", grid_mode_name(g->modes[m]));
+	snprintf(row->mode, sizeof(row->mode), "%s",
+	         grid_mode_name(g->modes[m]));
 	snprintf(row->baseline, sizeof(row->baseline), "%s",
-		 grid_mode_name(g->modes[b]));
+	         grid_mode_name(g->modes[b]));
 	row->hidden = g->hidden[h];
 }
 
@@ -47,7 +50,7 @@ static size_t baseline_index(const struct grid *g)
 }
 
 int final_pass(const struct grid *g, const struct trial_row *trials,
-	       struct stats_row **rows, size_t *n_rows, struct fw_error *err)
+               struct stats_row **rows, size_t *n_rows, struct fw_error *err)
 {
 	size_t b = baseline_index(g), n = 0;
 	size_t cap = g->n_hidden * (g->n_modes - 1);
@@ -65,7 +68,8 @@ int final_pass(const struct grid *g, const struct trial_row *trials,
 	for (size_t h = 0; h < g->n_hidden; h++)
 		for (size_t m = 0; m < g->n_modes; m++)
 			if (m != b)
-				compare_one(g, trials, m, b, h, x, y, &out[n++]);
+				compare_one(g, trials, m, b, h, x, y,
+				            &out[n++]);
 	stats_holm(out, n);
 
 	free(y);

@@ -112,11 +112,11 @@ struct parse_ctx {
 	int zipped[N_SETTINGS];  /* 1 if zip names the setting */
 
 	/* Fields for the message about a line too long for inih. */
-	char section[ITEM_SIZE]; /* name of the last [section] header */
-	const char *long_text;   /* first line over INI_MAX_LINE - 1
-	                            characters, in the text; NULL if none */
-	size_t long_length;      /* its length in characters */
-	int long_line;           /* its line number, 0 if none */
+	char section[ITEM_SIZE];      /* name of the last [section] header */
+	const char *long_text;        /* first line over INI_MAX_LINE - 1
+	                                 characters, in the text; NULL if none */
+	size_t long_length;           /* its length in characters */
+	int long_line;                /* its line number, 0 if none */
 	char long_section[ITEM_SIZE]; /* the section it is in */
 };
 
@@ -1337,9 +1337,9 @@ static int long_key_error(struct parse_ctx *c, char *line, char *start,
 	                    "%s:%d: [%s] %s = %.40s%s: the line has %zu "
 	                    "characters, but lines may have at most %d; %s",
 	                    c->g->path, c->long_line, c->long_section, name,
-	                    value,
-	                    strlen(value) > 40 ? "..." : "", c->long_length,
-	                    INI_MAX_LINE - 1, long_key_hint(c, name, n_before));
+	                    value, strlen(value) > 40 ? "..." : "",
+	                    c->long_length, INI_MAX_LINE - 1,
+	                    long_key_hint(c, name, n_before));
 }
 
 /* Reports the line that read_line found too long for inih, with a way to

@@ -24,7 +24,7 @@ void log_init(struct log_ctx *ctx, int rank, enum log_level level)
 }
 
 void log_msg(const struct log_ctx *ctx, enum log_level level, const char *fmt,
-	     ...)
+             ...)
 {
 	char line[1024];
 	va_list ap;
@@ -37,5 +37,5 @@ void log_msg(const struct log_ctx *ctx, enum log_level level, const char *fmt,
 
 	/* One fprintf per line keeps lines of different ranks whole. */
 	fprintf(stderr, "[rank %d %8.1fs] %-5s %s\n", ctx->rank,
-		log_now() - ctx->t0, level_names[level], line);
+	        log_now() - ctx->t0, level_names[level], line);
 }

@@ -21,34 +21,35 @@
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_DIVERGED = 3 };
 
 static const char usage_text[] =
-	"usage: fasweep COMMAND [OPTIONS]\n"
-	"\n"
-	"Runs paired sweeps of feedback-alignment experiments on MNIST.\n"
-	"\n"
-	"commands:\n"
-	"  run CONFIG [-o FILE] [--force] [--data DIR] [--quiet|--verbose]\n"
-	"      run the sweep of CONFIG under MPI (mpirun, mpiexec or alone) and\n"
-	"      write every curve and the t-tests to FILE (default: CONFIG's\n"
-	"      name with .h5, in the current directory). An existing FILE\n"
-	"      is left untouched unless --force is given.\n"
-	"  plan CONFIG\n"
-	"      print the expanded grid, the trial count and a cost estimate.\n"
-	"  trial --config CONFIG --mode MODE --hidden H --seed S [--data DIR]\n"
-	"      run one trial without MPI and print its curves as TSV. MODE, H\n"
-	"      and S need not be in CONFIG's grid unless a setting is zipped\n"
-	"      to their axis.\n"
-	"  report FILE\n"
-	"      print the per-configuration means and the t-test table.\n"
-	"\n"
-	"options:\n"
-	"  -o, --output FILE  results file of run\n"
-	"  --force            replace an existing results file\n"
-	"  --data DIR         MNIST directory, overriding [data] dir\n"
-	"  --quiet, --verbose fewer or more log lines on stderr\n"
-	"  -h, --help         print this help\n"
-	"  --version          print the version\n"
-	"\n"
-	"exit codes: 0 success, 1 error, 2 bad usage, 3 the trial diverged\n";
+        "usage: fasweep COMMAND [OPTIONS]\n"
+        "\n"
+        "Runs paired sweeps of feedback-alignment experiments on MNIST.\n"
+        "\n"
+        "commands:\n"
+        "  run CONFIG [-o FILE] [--force] [--data DIR] [--quiet|--verbose]\n"
+        "      run the sweep of CONFIG under MPI (mpirun, mpiexec or alone) "
+        "and\n"
+        "      write every curve and the t-tests to FILE (default: CONFIG's\n"
+        "      name with .h5, in the current directory). An existing FILE\n"
+        "      is left untouched unless --force is given.\n"
+        "  plan CONFIG\n"
+        "      print the expanded grid, the trial count and a cost estimate.\n"
+        "  trial --config CONFIG --mode MODE --hidden H --seed S [--data DIR]\n"
+        "      run one trial without MPI and print its curves as TSV. MODE, H\n"
+        "      and S need not be in CONFIG's grid unless a setting is zipped\n"
+        "      to their axis.\n"
+        "  report FILE\n"
+        "      print the per-configuration means and the t-test table.\n"
+        "\n"
+        "options:\n"
+        "  -o, --output FILE  results file of run\n"
+        "  --force            replace an existing results file\n"
+        "  --data DIR         MNIST directory, overriding [data] dir\n"
+        "  --quiet, --verbose fewer or more log lines on stderr\n"
+        "  -h, --help         print this help\n"
+        "  --version          print the version\n"
+        "\n"
+        "exit codes: 0 success, 1 error, 2 bad usage, 3 the trial diverged\n";
 
 /* The commands, as bits so that each option can list the ones it applies
  * to. */
@@ -79,12 +80,12 @@ struct value_option {
 };
 
 static const struct value_option value_options[] = {
-	{"--output", "-o", offsetof(struct cli, output), CMD_RUN},
-	{"--config", NULL, offsetof(struct cli, config), CMD_TRIAL},
-	{"--mode", NULL, offsetof(struct cli, mode), CMD_TRIAL},
-	{"--hidden", NULL, offsetof(struct cli, hidden), CMD_TRIAL},
-	{"--seed", NULL, offsetof(struct cli, seed), CMD_TRIAL},
-	{"--data", NULL, offsetof(struct cli, data), CMD_RUN | CMD_TRIAL},
+        {"--output", "-o", offsetof(struct cli, output), CMD_RUN},
+        {"--config", NULL, offsetof(struct cli, config), CMD_TRIAL},
+        {"--mode", NULL, offsetof(struct cli, mode), CMD_TRIAL},
+        {"--hidden", NULL, offsetof(struct cli, hidden), CMD_TRIAL},
+        {"--seed", NULL, offsetof(struct cli, seed), CMD_TRIAL},
+        {"--data", NULL, offsetof(struct cli, data), CMD_RUN | CMD_TRIAL},
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -111,7 +112,8 @@ static const struct value_option *find_value_option(const char *arg)
 
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(arg, value_options[i].name) ||
-		    (value_options[i].alias && !strcmp(arg, value_options[i].alias)))
+		    (value_options[i].alias &&
+		     !strcmp(arg, value_options[i].alias)))
 			return &value_options[i];
 	return NULL;
 }
@@ -140,12 +142,12 @@ static int parse_flag(struct cli *c, const char *arg)
 }
 
 /* Stores the value of option opt, which argv[*i] named. */
-static int parse_value(struct cli *c, const struct value_option *opt,
-		       int argc, char **argv, int *i)
+static int parse_value(struct cli *c, const struct value_option *opt, int argc,
+                       char **argv, int *i)
 {
 	if (!(opt->commands & c->command_bit))
 		return usage_error("option '%s' does not apply to this command",
-				   argv[*i]);
+		                   argv[*i]);
 	if (*i + 1 >= argc)
 		return usage_error("%s needs a value", argv[*i]);
 	*(const char **)((char *)c + opt->slot) = argv[++*i];
@@ -220,7 +222,8 @@ static int cmd_run(const struct cli *c, int argc, char **argv)
 
 	if (c->positional == NULL)
 		return usage_error("%s needs a CONFIG file", "run");
-	if (c->output == NULL && (output = default_output(c->positional)) == NULL) {
+	if (c->output == NULL &&
+	    (output = default_output(c->positional)) == NULL) {
 		fprintf(stderr, "fasweep: out of memory\n");
 		free(command_line);
 		return EXIT_ERROR;
@@ -313,8 +316,9 @@ static long find_mode(const struct grid *g, enum fw_mode mode)
 /* Prints the values of an axis, for an error message. */
 static void print_axis_values(const struct grid *g, enum grid_axis axis)
 {
-	size_t n = axis == AXIS_MODE ? g->n_modes
-		   : axis == AXIS_HIDDEN ? g->n_hidden : g->n_seeds;
+	size_t n = axis == AXIS_MODE     ? g->n_modes
+	           : axis == AXIS_HIDDEN ? g->n_hidden
+	                                 : g->n_seeds;
 
 	for (size_t i = 0; i < n; i++) {
 		fprintf(stderr, "%s", i ? ", " : "");
@@ -331,28 +335,30 @@ static void print_axis_values(const struct grid *g, enum grid_axis axis)
 /* Resolves the settings of (mode, hidden, seed), which need not be in the
  * grid unless a setting is zipped to their axis. */
 static int trial_settings(const struct grid *g, enum fw_mode mode,
-			  long long hidden, long long seed,
-			  struct trial_params *p)
+                          long long hidden, long long seed,
+                          struct trial_params *p)
 {
 	long at[N_AXES] = {find_mode(g, mode), find_hidden(g, hidden),
-			   find_seed(g, seed)};
+	                   find_seed(g, seed)};
 
 	for (size_t k = 0; k < N_SETTINGS; k++) {
 		enum grid_axis axis = g->settings[k].axis;
 
 		if (axis != AXIS_NONE && at[axis] < 0) {
-			fprintf(stderr, "fasweep: %s: %s is zipped to %s, so "
-				"the trial's %s must be one of: ", g->path,
-				g->settings[k].name, grid_axis_name(axis),
-				grid_axis_name(axis));
+			fprintf(stderr,
+			        "fasweep: %s: %s is zipped to %s, so "
+			        "the trial's %s must be one of: ",
+			        g->path, g->settings[k].name,
+			        grid_axis_name(axis), grid_axis_name(axis));
 			print_axis_values(g, axis);
 			return -1;
 		}
 	}
-	grid_trial_params(g, grid_trial_index(g, at[0] < 0 ? 0 : (size_t)at[0],
-					      at[1] < 0 ? 0 : (size_t)at[1],
-					      at[2] < 0 ? 0 : (size_t)at[2]),
-			  p);
+	grid_trial_params(g,
+	                  grid_trial_index(g, at[0] < 0 ? 0 : (size_t)at[0],
+	                                   at[1] < 0 ? 0 : (size_t)at[1],
+	                                   at[2] < 0 ? 0 : (size_t)at[2]),
+	                  p);
 	p->mode = mode;
 	p->n_hidden = (int32_t)hidden;
 	p->seed = seed;
@@ -370,7 +376,8 @@ static void print_curves(const float *curves, size_t n_points, int n_epochs)
 		for (int k = 0; k < N_CURVES; k++) {
 			float v = curves[k * n_points + e];
 
-			/* NaN from 0/0 carries a sign; print it as plain nan. */
+			/* NaN from 0/0 carries a sign; print it as plain nan.
+			 */
 			printf("\t%.9g", isnan(v) ? (double)NAN : (double)v);
 		}
 		printf("\n");
@@ -379,23 +386,25 @@ static void print_curves(const float *curves, size_t n_points, int n_epochs)
 
 /* Checks the trial command's arguments and fills the mode, H and seed. */
 static int trial_args(const struct cli *c, enum fw_mode *mode,
-		      long long *hidden, long long *seed)
+                      long long *hidden, long long *seed)
 {
 	if (c->config == NULL || c->mode == NULL || c->hidden == NULL ||
 	    c->seed == NULL)
 		return usage_error("%s needs --config, --mode, --hidden and "
-				   "--seed", "trial");
+		                   "--seed",
+		                   "trial");
 	if (grid_mode_parse(c->mode, mode) != 0)
 		return usage_error("unknown mode '%s' (use bp, fa or onehot)",
-				   c->mode);
+		                   c->mode);
 	if (parse_int64(c->hidden, hidden) != 0 || *hidden < 1 ||
 	    *hidden > 100000)
 		return usage_error("--hidden '%s' must be an integer from 1 to "
-				   "100000", c->hidden);
+		                   "100000",
+		                   c->hidden);
 	if (parse_int64(c->seed, seed) != 0 || *seed < 0)
 		return usage_error("--seed '%s' must be an integer from 0 to "
-				   "9223372036854775807",
-				   c->seed);
+		                   "9223372036854775807",
+		                   c->seed);
 	return EXIT_OK;
 }
 
@@ -411,14 +420,14 @@ static int run_one(const struct grid *g, const struct trial_params *p)
 	trainer_pin_blas();
 	if (curves == NULL || dataset_load(&ds, g->data_dir, &err) != 0 ||
 	    trainer_run(&ds, p, curves, n_points, &outcome, &err) != 0) {
-		fprintf(stderr, "fasweep: %s\n", curves ? err.msg
-							: "out of memory");
+		fprintf(stderr, "fasweep: %s\n",
+		        curves ? err.msg : "out of memory");
 		goto out;
 	}
 	print_curves(curves, n_points, p->n_epochs);
 	fprintf(stderr, "status=%s seconds=%.2f%s%s\n",
-		trainer_status_name(outcome.status), outcome.wall_seconds,
-		outcome.message[0] ? " message=" : "", outcome.message);
+	        trainer_status_name(outcome.status), outcome.wall_seconds,
+	        outcome.message[0] ? " message=" : "", outcome.message);
 	rc = outcome.status == TRIAL_DONE ? EXIT_OK : EXIT_DIVERGED;
 out:
 	free(curves);
@@ -454,7 +463,7 @@ static int cmd_trial(const struct cli *c)
 		g.data_dir = dir;
 	}
 	rc = trial_settings(&g, mode, hidden, seed, &p) == 0 ? run_one(&g, &p)
-							     : EXIT_USAGE;
+	                                                     : EXIT_USAGE;
 	grid_free(&g);
 	return rc;
 }
@@ -483,7 +492,7 @@ int main(int argc, char **argv)
 	gsl_set_error_handler_off();
 	if (h5out_library_init() != 0) {
 		fprintf(stderr, "fasweep: the HDF5 library could not be "
-				"initialised\n");
+		                "initialised\n");
 		return EXIT_ERROR;
 	}
 	if (argc < 2) {
@@ -511,7 +520,7 @@ int main(int argc, char **argv)
 	/* A full disk or a closed pipe must not pass for success. */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "fasweep: writing standard output failed: %s\n",
-			strerror(errno));
+		        strerror(errno));
 		return EXIT_ERROR;
 	}
 	return rc;

@@ -12,7 +12,7 @@
 #include "fasweep/rng.h"
 
 static void fill_normal(float *w, size_t n, double scale, int64_t seed,
-			int32_t n_hidden, enum rng_purpose purpose)
+                        int32_t n_hidden, enum rng_purpose purpose)
 {
 	struct rng r;
 
@@ -28,8 +28,8 @@ static void fill_onehot(float *b, int32_t n_hidden)
 		b[(size_t)j * NET_OUTPUTS + (size_t)(j % NET_OUTPUTS)] = 1.0f;
 }
 
-int net_init(struct net *net, enum fw_mode mode, int32_t n_hidden,
-	     int64_t seed, struct fw_error *err)
+int net_init(struct net *net, enum fw_mode mode, int32_t n_hidden, int64_t seed,
+             struct fw_error *err)
 {
 	size_t n_w1 = (size_t)NET_INPUTS * (size_t)n_hidden;
 	size_t n_w2 = (size_t)(n_hidden + 1) * NET_OUTPUTS;
@@ -44,18 +44,20 @@ int net_init(struct net *net, enum fw_mode mode, int32_t n_hidden,
 		net->feedback = malloc(sizeof(float) * n_b);
 	if (!net->w1 || !net->w2 || (mode != MODE_BP && !net->feedback)) {
 		net_free(net);
-		return fw_error_set(err, "out of memory for a network with "
-					 "%d hidden units", (int)n_hidden);
+		return fw_error_set(err,
+		                    "out of memory for a network with "
+		                    "%d hidden units",
+		                    (int)n_hidden);
 	}
 
 	fill_normal(net->w1, n_w1, 1.0 / sqrt((double)NET_INPUTS), seed,
-		    n_hidden, RNG_W1);
+	            n_hidden, RNG_W1);
 	fill_normal(net->w2, n_w2, 1.0 / sqrt((double)n_hidden + 1.0), seed,
-		    n_hidden, RNG_W2);
+	            n_hidden, RNG_W2);
 	if (mode == MODE_FA)
 		fill_normal(net->feedback, n_b,
-			    1.0 / sqrt((double)n_hidden + 1.0), seed, n_hidden,
-			    RNG_FEEDBACK);
+		            1.0 / sqrt((double)n_hidden + 1.0), seed, n_hidden,
+		            RNG_FEEDBACK);
 	else if (mode == MODE_ONEHOT)
 		fill_onehot(net->feedback, n_hidden);
 	return 0;
@@ -75,7 +77,7 @@ const float *net_feedback(const struct net *net)
 }
 
 int net_batch_init(struct net_batch *b, int32_t n_hidden, size_t max_rows,
-		   struct fw_error *err)
+                   struct fw_error *err)
 {
 	size_t n_h = (size_t)n_hidden;
 
@@ -89,8 +91,10 @@ int net_batch_init(struct net_batch *b, int32_t n_hidden, size_t max_rows,
 	b->labels = malloc(max_rows);
 	if (!b->x || !b->h || !b->y || !b->d_out || !b->d_hid || !b->labels) {
 		net_batch_free(b);
-		return fw_error_set(err, "out of memory for minibatch buffers "
-					 "of %zu rows", max_rows);
+		return fw_error_set(err,
+		                    "out of memory for minibatch buffers "
+		                    "of %zu rows",
+		                    max_rows);
 	}
 	return 0;
 }
@@ -107,12 +111,13 @@ void net_batch_free(struct net_batch *b)
 }
 
 void net_batch_load(struct net_batch *b, const struct dataset *ds,
-		    const uint32_t *idx, size_t n)
+                    const uint32_t *idx, size_t n)
 {
 	const float inv255 = 1.0f / 255.0f;
 
 	for (size_t r = 0; r < n; r++) {
-		const uint8_t *src = ds->images + (size_t)idx[r] * DATASET_PIXELS;
+		const uint8_t *src =
+		        ds->images + (size_t)idx[r] * DATASET_PIXELS;
 		float *dst = b->x + r * NET_INPUTS;
 
 		for (size_t i = 0; i < DATASET_PIXELS; i++)
@@ -134,8 +139,8 @@ void net_forward(const struct net *net, struct net_batch *b, size_t n)
 
 	/* Hidden layer: h[:, 0:H] = sigmoid(x W1), then the bias column. */
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, nh,
-		    NET_INPUTS, 1.0f, b->x, NET_INPUTS, net->w1, nh, 0.0f,
-		    b->h, (int)ld);
+	            NET_INPUTS, 1.0f, b->x, NET_INPUTS, net->w1, nh, 0.0f, b->h,
+	            (int)ld);
 	for (size_t r = 0; r < n; r++) {
 		float *row = b->h + r * ld;
 
@@ -146,8 +151,8 @@ void net_forward(const struct net *net, struct net_batch *b, size_t n)
 
 	/* Output layer: y = sigmoid([h;1] W2). */
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n,
-		    NET_OUTPUTS, (int)ld, 1.0f, b->h, (int)ld, net->w2,
-		    NET_OUTPUTS, 0.0f, b->y, NET_OUTPUTS);
+	            NET_OUTPUTS, (int)ld, 1.0f, b->h, (int)ld, net->w2,
+	            NET_OUTPUTS, 0.0f, b->y, NET_OUTPUTS);
 	for (size_t i = 0; i < n * NET_OUTPUTS; i++)
 		b->y[i] = sigmoid(b->y[i]);
 }
@@ -179,14 +184,14 @@ double net_output_delta(struct net_batch *b, size_t n, size_t *n_correct)
 }
 
 void net_hidden_delta(const float *feedback, float scale, int32_t n_hidden,
-		      struct net_batch *b, size_t n)
+                      struct net_batch *b, size_t n)
 {
 	size_t ld = (size_t)n_hidden + 1;
 
 	/* d_hid = scale * d_out B^T, then times the sigmoid derivative. */
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, n_hidden,
-		    NET_OUTPUTS, scale, b->d_out, NET_OUTPUTS, feedback,
-		    NET_OUTPUTS, 0.0f, b->d_hid, n_hidden);
+	            NET_OUTPUTS, scale, b->d_out, NET_OUTPUTS, feedback,
+	            NET_OUTPUTS, 0.0f, b->d_hid, n_hidden);
 	for (size_t r = 0; r < n; r++) {
 		const float *h = b->h + r * ld;
 		float *d = b->d_hid + r * (size_t)n_hidden;
@@ -197,14 +202,14 @@ void net_hidden_delta(const float *feedback, float scale, int32_t n_hidden,
 }
 
 void net_update(struct net *net, const struct net_batch *b, size_t n,
-		float learning_rate)
+                float learning_rate)
 {
 	int nh = net->n_hidden;
 
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nh + 1,
-		    NET_OUTPUTS, (int)n, -learning_rate, b->h, nh + 1,
-		    b->d_out, NET_OUTPUTS, 1.0f, net->w2, NET_OUTPUTS);
+	            NET_OUTPUTS, (int)n, -learning_rate, b->h, nh + 1, b->d_out,
+	            NET_OUTPUTS, 1.0f, net->w2, NET_OUTPUTS);
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, NET_INPUTS, nh,
-		    (int)n, -learning_rate, b->x, NET_INPUTS, b->d_hid, nh,
-		    1.0f, net->w1, nh);
+	            (int)n, -learning_rate, b->x, NET_INPUTS, b->d_hid, nh,
+	            1.0f, net->w1, nh);
 }

@@ -22,9 +22,9 @@ static double trial_flops(const struct trial_params *p)
 	double h = p->n_hidden;
 	double fwd = 2.0 * (NET_INPUTS * h + (h + 1.0) * NET_OUTPUTS);
 	double bwd = 2.0 * (NET_INPUTS * h + (h + 1.0) * NET_OUTPUTS +
-			    h * NET_OUTPUTS);
-	double per_epoch = p->n_train * (fwd + bwd) +
-			   (p->n_test + 2.0 * p->n_probe) * fwd;
+	                    h * NET_OUTPUTS);
+	double per_epoch =
+	        p->n_train * (fwd + bwd) + (p->n_test + 2.0 * p->n_probe) * fwd;
 
 	return per_epoch * p->n_epochs + p->n_train * fwd;
 }
@@ -33,7 +33,8 @@ static void plan_axes(FILE *out, const struct grid *g)
 {
 	fprintf(out, "modes:   ");
 	for (size_t m = 0; m < g->n_modes; m++)
-		fprintf(out, "%s%s", m ? ", " : "", grid_mode_name(g->modes[m]));
+		fprintf(out, "%s%s", m ? ", " : "",
+		        grid_mode_name(g->modes[m]));
 	fprintf(out, " (baseline %s)\n", grid_mode_name(g->baseline));
 	fprintf(out, "seeds:   %zu (", g->n_seeds);
 	for (size_t i = 0; i < g->n_seeds && i < 8; i++)
@@ -68,8 +69,8 @@ static double plan_hidden(FILE *out, const struct grid *g, size_t h)
 
 	grid_trial_params(g, grid_trial_index(g, 0, h, 0), &p);
 	fprintf(out, "%8d %14g %6d %7d %8d %7d %13.3g\n", (int)p.n_hidden,
-		p.learning_rate, (int)p.batch_size, (int)p.n_epochs,
-		(int)p.n_train, (int)p.n_test, total / (double)n);
+	        p.learning_rate, (int)p.batch_size, (int)p.n_epochs,
+	        (int)p.n_train, (int)p.n_test, total / (double)n);
 	return total;
 }
 
@@ -79,23 +80,25 @@ void report_plan(FILE *out, const struct grid *g)
 	double total = 0.0, hours;
 
 	fprintf(out, "config:  %s\ndata:    %s (split = %s)\n", g->path,
-		g->data_dir, g->split == SPLIT_POOLED ? "pooled" : "standard");
+	        g->data_dir, g->split == SPLIT_POOLED ? "pooled" : "standard");
 	plan_axes(out, g);
 	fprintf(out, "\n  hidden  learning_rate  batch  epochs  n_train  "
-		     "n_test  FLOP per trial\n");
+	             "n_test  FLOP per trial\n");
 	for (size_t h = 0; h < g->n_hidden; h++)
 		total += plan_hidden(out, g, h);
 	if (settings_vary_within_hidden(g))
-		fprintf(out, "(settings zipped to mode or seed vary within a row: "
-			     "the row shows the first mode and seed, and the mean "
-			     "FLOP per trial)\n");
+		fprintf(out,
+		        "(settings zipped to mode or seed vary within a row: "
+		        "the row shows the first mode and seed, and the mean "
+		        "FLOP per trial)\n");
 
 	hours = total / (ASSUMED_GFLOPS * 1e9) / 3600.0;
-	fprintf(out, "\ntrials:  %zu\nwork:    %.3g FLOP, about %.2g "
-		     "core-hours at an assumed %.0f GFLOP/s per core\n",
-		n_trials, total, hours, ASSUMED_GFLOPS);
+	fprintf(out,
+	        "\ntrials:  %zu\nwork:    %.3g FLOP, about %.2g "
+	        "core-hours at an assumed %.0f GFLOP/s per core\n",
+	        n_trials, total, hours, ASSUMED_GFLOPS);
 	fprintf(out, "file:    about %.3g MB of curves\n",
-		(double)n_trials * N_CURVES * (g->max_epochs + 1) * 4.0 / 1e6);
+	        (double)n_trials * N_CURVES * (g->max_epochs + 1) * 4.0 / 1e6);
 }
 
 static size_t count_status(const struct h5out_summary *s, const char *status)
@@ -111,17 +114,17 @@ static size_t count_status(const struct h5out_summary *s, const char *status)
 static void summary_counts(FILE *out, const struct h5out_summary *s)
 {
 	static const char *const names[] = {"done", "diverged", "failed",
-					    "pending"};
+	                                    "pending"};
 
 	fprintf(out, "trials: %zu (", s->n_trials);
 	for (size_t k = 0; k < 4; k++)
 		fprintf(out, "%s%zu %s", k ? ", " : "",
-			count_status(s, names[k]), names[k]);
+		        count_status(s, names[k]), names[k]);
 	fprintf(out, ")\n");
 }
 
 static int is_done_config(const struct trial_row *r, const char *mode,
-			  int32_t hidden)
+                          int32_t hidden)
 {
 	return r->hidden == hidden && strcmp(r->mode, mode) == 0 &&
 	       strcmp(r->status, "done") == 0;
@@ -130,7 +133,7 @@ static int is_done_config(const struct trial_row *r, const char *mode,
 /* Mean and sample standard deviation of the done trials of (mode,
  * hidden); returns their count. */
 static size_t config_mean(const struct h5out_summary *s, const char *mode,
-			  int32_t hidden, double *mean, double *sd)
+                          int32_t hidden, double *mean, double *sd)
 {
 	double sum = 0.0, sq = 0.0;
 	size_t n = 0;
@@ -156,8 +159,8 @@ static size_t config_mean(const struct h5out_summary *s, const char *mode,
  * order of first appearance, which is the grid's order. Both arrays need
  * room for one entry per trial. */
 static void distinct_configs(const struct h5out_summary *s, int32_t *hidden,
-			     size_t *n_hidden, const char **modes,
-			     size_t *n_modes)
+                             size_t *n_hidden, const char **modes,
+                             size_t *n_modes)
 {
 	*n_hidden = *n_modes = 0;
 	for (size_t i = 0; i < s->n_trials; i++) {
@@ -188,15 +191,15 @@ static void summary_means(FILE *out, const struct h5out_summary *s)
 	}
 	distinct_configs(s, hidden, &n_hidden, modes, &n_modes);
 	fprintf(out, "%8s  %-8s %4s %8s %8s\n", "hidden", "mode", "n", "mean",
-		"sd");
+	        "sd");
 	for (size_t h = 0; h < n_hidden; h++)
 		for (size_t m = 0; m < n_modes; m++) {
 			double mean, sd;
-			size_t n = config_mean(s, modes[m], hidden[h], &mean,
-					       &sd);
+			size_t n =
+			        config_mean(s, modes[m], hidden[h], &mean, &sd);
 
 			fprintf(out, "%8d  %-8s %4zu %8.4f %8.4f\n",
-				(int)hidden[h], modes[m], n, mean, sd);
+			        (int)hidden[h], modes[m], n, mean, sd);
 		}
 out:
 	free(modes);
@@ -212,14 +215,15 @@ static double unsigned_nan(double x)
 
 static void print_stats_row(FILE *out, const struct stats_row *r)
 {
-	fprintf(out, "%8d  %-8s %4d %8.4f %8.4f %+8.4f [%+8.4f,%+8.4f] %8.3f "
-		     "%9.3g %8.3f %9.3g %7.2f %9.3g\n", (int)r->hidden, r->mode,
-		(int)r->n_pairs, unsigned_nan(r->mean),
-		unsigned_nan(r->mean_baseline), unsigned_nan(r->mean_diff),
-		unsigned_nan(r->ci95_low), unsigned_nan(r->ci95_high),
-		unsigned_nan(r->t_paired), unsigned_nan(r->p_paired),
-		unsigned_nan(r->t_welch), unsigned_nan(r->p_welch),
-		unsigned_nan(r->cohen_d), unsigned_nan(r->p_holm));
+	fprintf(out,
+	        "%8d  %-8s %4d %8.4f %8.4f %+8.4f [%+8.4f,%+8.4f] %8.3f "
+	        "%9.3g %8.3f %9.3g %7.2f %9.3g\n",
+	        (int)r->hidden, r->mode, (int)r->n_pairs, unsigned_nan(r->mean),
+	        unsigned_nan(r->mean_baseline), unsigned_nan(r->mean_diff),
+	        unsigned_nan(r->ci95_low), unsigned_nan(r->ci95_high),
+	        unsigned_nan(r->t_paired), unsigned_nan(r->p_paired),
+	        unsigned_nan(r->t_welch), unsigned_nan(r->p_welch),
+	        unsigned_nan(r->cohen_d), unsigned_nan(r->p_holm));
 }
 
 static void summary_stats(FILE *out, const struct h5out_summary *s)
@@ -227,29 +231,33 @@ static void summary_stats(FILE *out, const struct h5out_summary *s)
 	int any_nan = 0;
 
 	if (s->n_stats == 0) {
-		fprintf(out, "\nno t-tests: %s\n", count_status(s, "pending") > 0
-			? "the sweep has not finished"
-			: "the file has no mode besides the baseline");
+		fprintf(out, "\nno t-tests: %s\n",
+		        count_status(s, "pending") > 0
+		                ? "the sweep has not finished"
+		                : "the file has no mode besides the baseline");
 		return;
 	}
-	fprintf(out, "\nt-tests of final test accuracy against %s (pairs: "
-		     "seeds where both finished; p_holm over %zu "
-		     "comparisons)\n", s->stats[0].baseline, s->n_stats);
-	fprintf(out, "%8s  %-8s %4s %8s %8s %8s %19s %8s %9s %8s %9s %7s "
-		     "%9s\n", "hidden", "mode", "n", "mean", "base", "diff",
-		"ci95", "t_paired", "p_paired", "t_welch", "p_welch",
-		"cohen_d", "p_holm");
+	fprintf(out,
+	        "\nt-tests of final test accuracy against %s (pairs: "
+	        "seeds where both finished; p_holm over %zu "
+	        "comparisons)\n",
+	        s->stats[0].baseline, s->n_stats);
+	fprintf(out,
+	        "%8s  %-8s %4s %8s %8s %8s %19s %8s %9s %8s %9s %7s "
+	        "%9s\n",
+	        "hidden", "mode", "n", "mean", "base", "diff", "ci95",
+	        "t_paired", "p_paired", "t_welch", "p_welch", "cohen_d",
+	        "p_holm");
 	for (size_t i = 0; i < s->n_stats; i++) {
 		print_stats_row(out, &s->stats[i]);
 		any_nan |= isnan(s->stats[i].p_paired);
 	}
 	if (any_nan)
 		fprintf(out, "nan: fewer than 2 complete pairs, or no variance "
-			     "in the paired differences\n");
+		             "in the paired differences\n");
 }
 
-void report_summary(FILE *out, const char *path,
-		    const struct h5out_summary *s)
+void report_summary(FILE *out, const char *path, const struct h5out_summary *s)
 {
 	fprintf(out, "results: %s\n", path);
 	summary_counts(out, s);

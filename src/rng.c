@@ -7,7 +7,7 @@
 #include <Random123/philox.h>
 
 void rng_init(struct rng *r, uint64_t seed, uint32_t n_hidden,
-	      enum rng_purpose purpose, uint32_t index)
+              enum rng_purpose purpose, uint32_t index)
 {
 	r->key[0] = (uint32_t)seed;
 	r->key[1] = (uint32_t)(seed >> 32);
@@ -21,7 +21,8 @@ void rng_init(struct rng *r, uint64_t seed, uint32_t n_hidden,
 uint32_t rng_u32(struct rng *r)
 {
 	if (r->n_left == 0) {
-		philox4x32_ctr_t c = {{r->ctr[0], r->ctr[1], r->ctr[2], r->ctr[3]}};
+		philox4x32_ctr_t c = {
+		        {r->ctr[0], r->ctr[1], r->ctr[2], r->ctr[3]}};
 		philox4x32_key_t k = {{r->key[0], r->key[1]}};
 		philox4x32_ctr_t out = philox4x32(c, k);
 

@@ -30,17 +30,17 @@ struct trial {
 
 /* Sums over the probe batch for the angle between hidden deltas. */
 struct angle_sums {
-	double dot;     /* <d_used, d_bp> */
+	double dot;       /* <d_used, d_bp> */
 	double norm_used; /* |d_used|^2 */
 	double norm_bp;   /* |d_bp|^2 */
 };
 
 static const char *const curve_names[N_CURVES] = {
-	"train_loss", "test_loss", "test_accuracy", "feedback_correlation",
-	"alignment_angle"};
+        "train_loss", "test_loss", "test_accuracy", "feedback_correlation",
+        "alignment_angle"};
 
 static const char *const status_names[] = {"pending", "done", "diverged",
-					   "failed"};
+                                           "failed"};
 
 const char *trainer_curve_name(enum curve_id id)
 {
@@ -80,17 +80,17 @@ static void trial_free(struct trial *t)
 }
 
 static int trial_init(struct trial *t, const struct dataset *ds,
-		      const struct trial_params *p, struct fw_error *err)
+                      const struct trial_params *p, struct fw_error *err)
 {
-	size_t rows = p->batch_size > EVAL_ROWS ? (size_t)p->batch_size
-						: EVAL_ROWS;
+	size_t rows =
+	        p->batch_size > EVAL_ROWS ? (size_t)p->batch_size : EVAL_ROWS;
 
 	memset(t, 0, sizeof(*t));
 	t->ds = ds;
 	t->p = p;
 	if (dataset_split(ds, p->split, (size_t)p->n_train, (size_t)p->n_test,
-			  (uint64_t)p->seed, (uint32_t)p->n_hidden, &t->split,
-			  err) != 0)
+	                  (uint64_t)p->seed, (uint32_t)p->n_hidden, &t->split,
+	                  err) != 0)
 		return -1;
 	if (net_init(&t->net, p->mode, p->n_hidden, p->seed, err) != 0 ||
 	    net_batch_init(&t->batch, p->n_hidden, rows, err) != 0)
@@ -99,8 +99,10 @@ static int trial_init(struct trial *t, const struct dataset *ds,
 	t->d_bp = malloc(sizeof(float) * EVAL_ROWS * (size_t)p->n_hidden);
 	t->order = malloc(sizeof(uint32_t) * (size_t)p->n_train);
 	if (t->d_bp == NULL || t->order == NULL) {
-		fw_error_set(err, "out of memory for a trial with %d training "
-				  "images", (int)p->n_train);
+		fw_error_set(err,
+		             "out of memory for a trial with %d training "
+		             "images",
+		             (int)p->n_train);
 		goto fail;
 	}
 	return 0;
@@ -112,7 +114,7 @@ fail:
 
 /* Mean loss and accuracy over n images given by idx, in chunks. */
 static void evaluate(struct trial *t, const uint32_t *idx, size_t n,
-		     double *mean_loss, double *accuracy)
+                     double *mean_loss, double *accuracy)
 {
 	double loss = 0.0;
 	size_t correct = 0;
@@ -158,14 +160,14 @@ static double feedback_correlation(const struct net *net)
 /* Adds one probe chunk's hidden deltas to the angle sums: the mode's
  * feedback against backprop's W2[0:H, :], both from the same d_out. */
 static void add_angle_chunk(struct trial *t, size_t rows, float scale,
-			    struct angle_sums *s)
+                            struct angle_sums *s)
 {
 	size_t n = rows * (size_t)t->p->n_hidden;
 
 	net_hidden_delta(t->net.w2, 1.0f, t->p->n_hidden, &t->batch, rows);
 	memcpy(t->d_bp, t->batch.d_hid, sizeof(float) * n);
 	net_hidden_delta(net_feedback(&t->net), scale, t->p->n_hidden,
-			 &t->batch, rows);
+	                 &t->batch, rows);
 	for (size_t i = 0; i < n; i++) {
 		double a = t->batch.d_hid[i], b = t->d_bp[i];
 
@@ -201,8 +203,8 @@ static double alignment_angle(struct trial *t, float scale)
 }
 
 /* Records the state after `epoch` epochs; train_loss is given. */
-static void record(struct trial *t, float *curves, size_t n_points,
-		   int epoch, double train_loss)
+static void record(struct trial *t, float *curves, size_t n_points, int epoch,
+                   double train_loss)
 {
 	double test_loss, accuracy;
 	float scale = feedback_scale(t->p, epoch);
@@ -212,9 +214,9 @@ static void record(struct trial *t, float *curves, size_t n_points,
 	curves[CURVE_TEST_LOSS * n_points + epoch] = (float)test_loss;
 	curves[CURVE_TEST_ACCURACY * n_points + epoch] = (float)accuracy;
 	curves[CURVE_FEEDBACK_CORRELATION * n_points + epoch] =
-		(float)feedback_correlation(&t->net);
+	        (float)feedback_correlation(&t->net);
 	curves[CURVE_ALIGNMENT_ANGLE * n_points + epoch] =
-		(float)alignment_angle(t, scale);
+	        (float)alignment_angle(t, scale);
 }
 
 /* Shuffles the training order for `epoch` (from 1) with its own stream, so
@@ -224,8 +226,8 @@ static void shuffle_order(struct trial *t, int epoch)
 	struct rng r;
 	size_t n = t->split.n_train;
 
-	rng_init(&r, (uint64_t)t->p->seed, (uint32_t)t->p->n_hidden,
-		 RNG_ORDER, (uint32_t)epoch);
+	rng_init(&r, (uint64_t)t->p->seed, (uint32_t)t->p->n_hidden, RNG_ORDER,
+	         (uint32_t)epoch);
 	memcpy(t->order, t->split.train, sizeof(uint32_t) * n);
 	for (size_t i = n - 1; i > 0; i--) {
 		size_t j = (size_t)rng_below(&r, i + 1);
@@ -259,7 +261,7 @@ static double train_epoch(struct trial *t, int epoch, size_t *bad_batch)
 			return loss;
 		}
 		net_hidden_delta(net_feedback(&t->net), scale, t->p->n_hidden,
-				 &t->batch, rows);
+		                 &t->batch, rows);
 		net_update(&t->net, &t->batch, rows, lr);
 		sum += loss;
 	}
@@ -273,8 +275,8 @@ static void fill_nan(float *curves, size_t n)
 }
 
 int trainer_run(const struct dataset *ds, const struct trial_params *p,
-		float *curves, size_t n_points, struct trial_outcome *out,
-		struct fw_error *err)
+                float *curves, size_t n_points, struct trial_outcome *out,
+                struct fw_error *err)
 {
 	struct trial t;
 	double t0 = log_now(), loss;
@@ -285,7 +287,7 @@ int trainer_run(const struct dataset *ds, const struct trial_params *p,
 	fill_nan(curves, N_CURVES * n_points);
 	if (trial_init(&t, ds, p, err) != 0) {
 		snprintf(out->message, sizeof(out->message), "%.*s",
-			 (int)sizeof(out->message) - 1, err->msg);
+		         (int)sizeof(out->message) - 1, err->msg);
 		out->wall_seconds = log_now() - t0;
 		return -1;
 	}
@@ -302,8 +304,8 @@ int trainer_run(const struct dataset *ds, const struct trial_params *p,
 		if (!isfinite(loss)) {
 			out->status = TRIAL_DIVERGED;
 			snprintf(out->message, sizeof(out->message),
-				 "loss became %s in epoch %d, minibatch %zu",
-				 isnan(loss) ? "nan" : "inf", epoch, bad_batch);
+			         "loss became %s in epoch %d, minibatch %zu",
+			         isnan(loss) ? "nan" : "inf", epoch, bad_batch);
 			break;
 		}
 		record(&t, curves, n_points, epoch, loss);
@@ -311,7 +313,7 @@ int trainer_run(const struct dataset *ds, const struct trial_params *p,
 
 	if (out->status == TRIAL_DONE)
 		out->final_test_accuracy =
-			curves[CURVE_TEST_ACCURACY * n_points + p->n_epochs];
+		        curves[CURVE_TEST_ACCURACY * n_points + p->n_epochs];
 	out->wall_seconds = log_now() - t0;
 	trial_free(&t);
 	return 0;

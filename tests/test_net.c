@@ -11,7 +11,7 @@
 #include "fasweep/net.h"
 #include "fasweep/rng.h"
 
-#define H 5
+#define H    5
 #define ROWS 4
 
 /* A dataset of n random images with labels 0, 1, 2, ... */
@@ -37,7 +37,7 @@ static double sigmoid_d(double z)
 
 /* Summed squared-error loss of the batch in double precision. */
 static double loss_double(const double *w1, const double *w2,
-			  const struct dataset *ds)
+                          const struct dataset *ds)
 {
 	double loss = 0.0;
 
@@ -68,7 +68,7 @@ static double loss_double(const double *w1, const double *w2,
 
 /* Central difference of the loss in one weight. */
 static double numeric_grad(double *w, size_t i, double *w1, double *w2,
-			   const struct dataset *ds)
+                           const struct dataset *ds)
 {
 	const double eps = 1e-6;
 	double keep = w[i], up, down;
@@ -84,8 +84,8 @@ static double numeric_grad(double *w, size_t i, double *w1, double *w2,
 /* Compares the gradient applied by one net_update with lr = 1 against the
  * finite-difference gradient, weight by weight. */
 static void compare_grad(const float *before, const float *after, double *w,
-			 size_t n, double *w1, double *w2,
-			 const struct dataset *ds)
+                         size_t n, double *w1, double *w2,
+                         const struct dataset *ds)
 {
 	for (size_t i = 0; i < n; i++) {
 		double g = (double)before[i] - (double)after[i];
@@ -120,7 +120,7 @@ static void test_bp_gradient(void)
 	net_batch_load(&b, &ds, idx, ROWS);
 	net_forward(&net, &b, ROWS);
 	CHECK_NEAR(net_output_delta(&b, ROWS, NULL), loss_double(w1, w2, &ds),
-		   1e-5);
+	           1e-5);
 	net_hidden_delta(net_feedback(&net), 1.0f, H, &b, ROWS);
 	net_update(&net, &b, ROWS, 1.0f);
 
@@ -139,7 +139,7 @@ static void test_bp_gradient(void)
 
 /* Puts one row of h (n_hidden values) and d_out into a batch. */
 static void set_row(struct net_batch *b, int n_hidden, const float *h,
-		    const float *d_out)
+                    const float *d_out)
 {
 	for (int j = 0; j < n_hidden; j++)
 		b->h[j] = h[j];
@@ -155,10 +155,10 @@ static void test_onehot_delta(void)
 	struct net net;
 	struct net_batch b;
 	const float h[12] = {0.5f, 0.25f, 0.8f, 0.5f, 0.5f, 0.5f,
-			     0.5f, 0.5f, 0.5f, 0.5f, 0.9f, 0.1f};
+	                     0.5f, 0.5f,  0.5f, 0.5f, 0.9f, 0.1f};
 	const float d_out[10] = {0.1f, -0.2f, 0.3f, 0, 0, 0, 0, 0, 0, 0.4f};
-	const double expect[12] = {0.025, -0.0375, 0.048, 0, 0, 0,
-				   0,     0,       0,     0.1, 0.009, -0.018};
+	const double expect[12] = {0.025, -0.0375, 0.048, 0,   0,     0,
+	                           0,     0,       0,     0.1, 0.009, -0.018};
 
 	CHECK(net_init(&net, MODE_ONEHOT, 12, 1, NULL) == 0);
 	CHECK(net_batch_init(&b, 12, 1, NULL) == 0);
@@ -208,7 +208,8 @@ static void test_same_start(void)
 	size_t n_r = (size_t)n_hidden * NET_OUTPUTS;
 
 	for (int m = 0; m < N_MODES; m++)
-		CHECK(net_init(&nets[m], (enum fw_mode)m, n_hidden, 3, NULL) == 0);
+		CHECK(net_init(&nets[m], (enum fw_mode)m, n_hidden, 3, NULL) ==
+		      0);
 	for (int m = 1; m < N_MODES; m++) {
 		CHECK(memcmp(nets[0].w1, nets[m].w1, sizeof(float) * n1) == 0);
 		CHECK(memcmp(nets[0].w2, nets[m].w2, sizeof(float) * n2) == 0);

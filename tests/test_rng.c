@@ -15,7 +15,7 @@ static void test_known_answer(void)
 {
 	struct rng r;
 	const uint32_t expect[4] = {0x6627e8d5, 0xe169c58d, 0xbc57ac4c,
-				    0x9b00dbd8};
+	                            0x9b00dbd8};
 
 	rng_init(&r, 0, 0, 0, 0);
 	for (int i = 0; i < 4; i++)
@@ -53,12 +53,14 @@ static void test_names_differ(void)
 		uint32_t hidden;
 		enum rng_purpose purpose;
 		uint32_t index;
-	} cases[] = {{6, 20, RNG_W1, 0}, {5, 21, RNG_W1, 0},
-		     {5, 20, RNG_W2, 0}, {5, 20, RNG_W1, 1}};
+	} cases[] = {{6, 20, RNG_W1, 0},
+	             {5, 21, RNG_W1, 0},
+	             {5, 20, RNG_W2, 0},
+	             {5, 20, RNG_W1, 1}};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		rng_init(&other, cases[i].seed, cases[i].hidden,
-			 cases[i].purpose, cases[i].index);
+		         cases[i].purpose, cases[i].index);
 		CHECK(rng_u32(&other) != first);
 	}
 }

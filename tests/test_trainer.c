@@ -15,8 +15,8 @@
 #include "fasweep/trainer.h"
 
 #define N_IMAGES 900
-#define EPOCHS 3
-#define POINTS (EPOCHS + 1)
+#define EPOCHS   3
+#define POINTS   (EPOCHS + 1)
 
 /* Random images whose class sets a bright 4 x 28 band, so a network can
  * learn them. */
@@ -46,17 +46,17 @@ static void make_dataset(struct dataset *ds)
 static struct trial_params params(enum fw_mode mode)
 {
 	struct trial_params p = {
-		.mode = mode,
-		.n_hidden = 12,
-		.seed = 4,
-		.learning_rate = 0.05,
-		.batch_size = 25,
-		.n_epochs = EPOCHS,
-		.n_train = 500,
-		.n_test = 300,
-		.n_probe = 100,
-		.fa_scale = FA_SCALE_LOG_EPOCH,
-		.split = SPLIT_POOLED,
+	        .mode = mode,
+	        .n_hidden = 12,
+	        .seed = 4,
+	        .learning_rate = 0.05,
+	        .batch_size = 25,
+	        .n_epochs = EPOCHS,
+	        .n_train = 500,
+	        .n_test = 300,
+	        .n_probe = 100,
+	        .fa_scale = FA_SCALE_LOG_EPOCH,
+	        .split = SPLIT_POOLED,
 	};
 	return p;
 }
@@ -67,7 +67,7 @@ static float at(const float *curves, enum curve_id id, int epoch)
 }
 
 static void run(const struct dataset *ds, const struct trial_params *p,
-		float *curves, struct trial_outcome *out)
+                float *curves, struct trial_outcome *out)
 {
 	struct fw_error err = {{0}};
 
@@ -103,9 +103,9 @@ static void test_pairing(const struct dataset *ds)
 	/* Backprop's feedback is W2 itself. */
 	for (int e = 0; e <= EPOCHS; e++) {
 		CHECK_NEAR(at(curves[MODE_BP], CURVE_FEEDBACK_CORRELATION, e),
-			   1.0, 1e-6);
+		           1.0, 1e-6);
 		CHECK_NEAR(at(curves[MODE_BP], CURVE_ALIGNMENT_ANGLE, e), 0.0,
-			   0.05);
+		           0.05);
 	}
 	/* The band images are easy: backprop learns them in three epochs. */
 	CHECK(at(curves[MODE_BP], CURVE_TEST_ACCURACY, EPOCHS) > 0.5);

@@ -12,9 +12,9 @@
 
 struct run_options {
 	const char *config_path;
-	const char *output_path;  /* the results file */
-	const char *data_dir;     /* overrides [data] dir when not NULL */
-	int force;                /* replace an existing results file */
+	const char *output_path; /* the results file */
+	const char *data_dir;    /* overrides [data] dir when not NULL */
+	int force;               /* replace an existing results file */
 	enum log_level log_level;
 	const char *command_line; /* stored in the file for provenance */
 };

@@ -9,9 +9,9 @@
 
 #include "fasweep/error.h"
 
-#define DATASET_ROWS 28
-#define DATASET_COLS 28
-#define DATASET_PIXELS (DATASET_ROWS * DATASET_COLS)
+#define DATASET_ROWS    28
+#define DATASET_COLS    28
+#define DATASET_PIXELS  (DATASET_ROWS * DATASET_COLS)
 #define DATASET_CLASSES 10
 
 /* The rule that chooses a trial's training and test images. */
@@ -22,9 +22,9 @@ enum split_kind {
 
 /* All images of the four files: the train files first, then t10k. */
 struct dataset {
-	uint8_t *images;    /* n_images x 784, row-major, pixel values 0-255 */
-	uint8_t *labels;    /* n_images, each 0-9 */
-	size_t n_images;    /* n_train_file + n_test_file */
+	uint8_t *images;     /* n_images x 784, row-major, pixel values 0-255 */
+	uint8_t *labels;     /* n_images, each 0-9 */
+	size_t n_images;     /* n_train_file + n_test_file */
 	size_t n_train_file; /* images from train-images-idx3-ubyte */
 	size_t n_test_file;  /* images from t10k-images-idx3-ubyte */
 };
@@ -43,12 +43,12 @@ struct split {
  * -1, leaves *pixels NULL and names the file and the problem in err (bad
  * magic number, wrong dimensions, count, truncated or overlong file). */
 int idx_read_images(const char *path, uint8_t **pixels, size_t *n,
-		    struct fw_error *err);
+                    struct fw_error *err);
 
 /* Reads an IDX1 label file (raw or gzip) like idx_read_images; every label
  * must be 0-9. */
 int idx_read_labels(const char *path, uint8_t **labels, size_t *n,
-		    struct fw_error *err);
+                    struct fw_error *err);
 
 /* Loads the four MNIST files from dir. Each file is looked up under its
  * standard name (train-images-idx3-ubyte, train-labels-idx1-ubyte,
@@ -67,8 +67,8 @@ void dataset_free(struct dataset *ds);
  * Returns -1 with a message when the request exceeds the available images.
  * Free with split_free. */
 int dataset_split(const struct dataset *ds, enum split_kind kind,
-		  size_t n_train, size_t n_test, uint64_t seed,
-		  uint32_t n_hidden, struct split *out, struct fw_error *err);
+                  size_t n_train, size_t n_test, uint64_t seed,
+                  uint32_t n_hidden, struct split *out, struct fw_error *err);
 
 /* Releases what dataset_split allocated; safe on a zeroed struct. */
 void split_free(struct split *s);

@@ -17,7 +17,7 @@ struct fw_error {
  * holds a message, so the first, most specific failure wins. Returns -1 so
  * callers can write `return fw_error_set(err, ...);`. */
 int fw_error_set(struct fw_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 /* Clears err so that it can be reused. */
 void fw_error_clear(struct fw_error *err);

@@ -18,6 +18,6 @@
  * array in *rows (caller frees) and its length in *n_rows, or -1 with err
  * set. */
 int final_pass(const struct grid *g, const struct trial_row *trials,
-	       struct stats_row **rows, size_t *n_rows, struct fw_error *err);
+               struct stats_row **rows, size_t *n_rows, struct fw_error *err);
 
 #endif

@@ -41,10 +41,10 @@ enum grid_setting_id {
 };
 
 struct grid_setting {
-	const char *name;     /* the INI key, e.g. "learning_rate" */
-	enum grid_axis axis;  /* AXIS_NONE unless zipped */
-	size_t n_values;      /* 1, or the length of the axis it is zipped to */
-	double *values;       /* n_values; integers are stored exactly */
+	const char *name;    /* the INI key, e.g. "learning_rate" */
+	enum grid_axis axis; /* AXIS_NONE unless zipped */
+	size_t n_values;     /* 1, or the length of the axis it is zipped to */
+	double *values;      /* n_values; integers are stored exactly */
 };
 
 /* Everything one trial needs, with zipped settings resolved. */
@@ -73,11 +73,11 @@ struct grid {
 	size_t n_modes;
 	enum fw_mode modes[N_MODES]; /* [sweep] modes, in file order */
 	size_t n_hidden;
-	int32_t *hidden;        /* [sweep] hidden, in file order */
+	int32_t *hidden; /* [sweep] hidden, in file order */
 	size_t n_seeds;
-	int64_t *seeds;         /* [sweep] seeds, in file order */
+	int64_t *seeds; /* [sweep] seeds, in file order */
 	struct grid_setting settings[N_SETTINGS];
-	int32_t max_epochs;     /* largest value of epochs over all trials */
+	int32_t max_epochs; /* largest value of epochs over all trials */
 };
 
 /* Returns the INI name of a mode ("bp", "fa", "onehot"). */
@@ -93,7 +93,7 @@ const char *grid_axis_name(enum grid_axis axis);
  * the file, the line where known, the key and the value, and state what to do.
  * Returns 0, or -1 with err set and g left safe to grid_free. */
 int grid_parse(struct grid *g, const char *path, const char *text,
-	       struct fw_error *err);
+               struct fw_error *err);
 
 /* Reads the file at path and calls grid_parse. */
 int grid_load(struct grid *g, const char *path, struct fw_error *err);
@@ -107,15 +107,15 @@ size_t grid_n_trials(const struct grid *g);
 /* Returns the flat trial index of (mode_i, hidden_i, seed_i), the position
  * in the [mode][hidden][seed] curve arrays. */
 size_t grid_trial_index(const struct grid *g, size_t mode_i, size_t hidden_i,
-			size_t seed_i);
+                        size_t seed_i);
 
 /* Splits a flat trial index into its three axis indices. */
 void grid_trial_coords(const struct grid *g, size_t trial, size_t *mode_i,
-		       size_t *hidden_i, size_t *seed_i);
+                       size_t *hidden_i, size_t *seed_i);
 
 /* Fills p with the settings of a flat trial index. */
 void grid_trial_params(const struct grid *g, size_t trial,
-		       struct trial_params *p);
+                       struct trial_params *p);
 
 /* Writes all flat trial indices to order[] in the order trials are handed
  * out: largest hidden size first, then seed, then mode, so the modes of one

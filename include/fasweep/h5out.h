@@ -34,10 +34,10 @@ struct trial_row {
 	char mode[STATS_NAME_MAX];
 	int32_t hidden;
 	int64_t seed;
-	char status[STATS_NAME_MAX];    /* pending, done, diverged, failed */
-	float final_test_accuracy;      /* NaN unless done */
-	double wall_seconds;            /* NaN while pending */
-	int32_t rank;                   /* MPI rank that ran it, -1 if none */
+	char status[STATS_NAME_MAX]; /* pending, done, diverged, failed */
+	float final_test_accuracy;   /* NaN unless done */
+	double wall_seconds;         /* NaN while pending */
+	int32_t rank;                /* MPI rank that ran it, -1 if none */
 	char host[H5OUT_HOST_MAX];
 	char message[TRIAL_MESSAGE_MAX];
 };
@@ -69,37 +69,37 @@ int h5out_library_init(void);
  * --force or choose another name. Returns 0 with *out open for writing;
  * close with h5out_close. */
 int h5out_create(struct h5out **out, const char *path, const struct grid *g,
-		 const struct h5out_meta *meta, int force,
-		 struct fw_error *err);
+                 const struct h5out_meta *meta, int force,
+                 struct fw_error *err);
 
 /* Stores one trial: its row in /tables/trials and its curves (N_CURVES x
  * n_points floats, n_points = max_epochs + 1) at flat index trial, then
  * flushes the file. Returns 0 or -1 with err set. */
 int h5out_write_trial(struct h5out *o, size_t trial,
-		      const struct trial_row *row, const float *curves,
-		      struct fw_error *err);
+                      const struct trial_row *row, const float *curves,
+                      struct fw_error *err);
 
 /* Writes /tables/stats (replacing any earlier one) and flushes. */
 int h5out_write_stats(struct h5out *o, const struct stats_row *rows,
-		      size_t n_rows, struct fw_error *err);
+                      size_t n_rows, struct fw_error *err);
 
 /* Closes the file; returns 0 or -1 with err set. Frees o either way. */
 int h5out_close(struct h5out *o, struct fw_error *err);
 
 /* A results file read back for reports. */
 struct h5out_summary {
-	char *config;            /* the INI text stored in the file */
+	char *config; /* the INI text stored in the file */
 	size_t n_trials;
 	struct trial_row *trials; /* n_trials rows, flat trial order */
 	size_t n_stats;
-	struct stats_row *stats;  /* n_stats rows; 0 if the table is absent */
+	struct stats_row *stats; /* n_stats rows; 0 if the table is absent */
 };
 
 /* Reads the config attribute and both tables of the file at path. Returns 0,
  * or -1 with a message when the file is missing or not a fasweep file. Free
  * with h5out_summary_free. */
 int h5out_read_summary(const char *path, struct h5out_summary *s,
-		       struct fw_error *err);
+                       struct fw_error *err);
 
 void h5out_summary_free(struct h5out_summary *s);
 

@@ -15,26 +15,26 @@
 #include "fasweep/error.h"
 #include "fasweep/grid.h"
 
-#define NET_INPUTS (DATASET_PIXELS + 1) /* 785: pixels and the bias input */
-#define NET_OUTPUTS DATASET_CLASSES    /* 10 */
+#define NET_INPUTS  (DATASET_PIXELS + 1) /* 785: pixels and the bias input */
+#define NET_OUTPUTS DATASET_CLASSES      /* 10 */
 
 struct net {
 	int32_t n_hidden; /* H */
 	enum fw_mode mode;
-	float *w1;        /* 785 x H */
-	float *w2;        /* (H + 1) x 10 */
-	float *feedback;  /* H x 10: R for fa, the one-hot matrix for onehot,
-	                     NULL for bp (B is then the first H rows of w2) */
+	float *w1;       /* 785 x H */
+	float *w2;       /* (H + 1) x 10 */
+	float *feedback; /* H x 10: R for fa, the one-hot matrix for onehot,
+	                    NULL for bp (B is then the first H rows of w2) */
 };
 
 /* Buffers for a minibatch of up to max_rows images. */
 struct net_batch {
 	size_t max_rows;
-	float *x;      /* max_rows x 785 */
-	float *h;      /* max_rows x (H + 1) */
-	float *y;      /* max_rows x 10 */
-	float *d_out;  /* max_rows x 10 */
-	float *d_hid;  /* max_rows x H */
+	float *x;        /* max_rows x 785 */
+	float *h;        /* max_rows x (H + 1) */
+	float *y;        /* max_rows x 10 */
+	float *d_out;    /* max_rows x 10 */
+	float *d_hid;    /* max_rows x H */
 	uint8_t *labels; /* max_rows */
 };
 
@@ -43,8 +43,8 @@ struct net_batch {
  * (H, seed) starts from the same weights, and builds the mode's feedback
  * matrix (fa: R ~ N(0, 1) / sqrt(H + 1) from (seed, H, RNG_FEEDBACK)).
  * Returns 0, or -1 with err set when memory runs out. Free with net_free. */
-int net_init(struct net *net, enum fw_mode mode, int32_t n_hidden,
-	     int64_t seed, struct fw_error *err);
+int net_init(struct net *net, enum fw_mode mode, int32_t n_hidden, int64_t seed,
+             struct fw_error *err);
 
 void net_free(struct net *net);
 
@@ -54,14 +54,14 @@ const float *net_feedback(const struct net *net);
 
 /* Allocates buffers for up to max_rows images; 0, or -1 with err set. */
 int net_batch_init(struct net_batch *b, int32_t n_hidden, size_t max_rows,
-		   struct fw_error *err);
+                   struct fw_error *err);
 
 void net_batch_free(struct net_batch *b);
 
 /* Fills x and labels with n images of ds chosen by idx (uint8 pixels / 255
  * and a trailing 1 per row). */
 void net_batch_load(struct net_batch *b, const struct dataset *ds,
-		    const uint32_t *idx, size_t n);
+                    const uint32_t *idx, size_t n);
 
 /* Computes h and y for the n rows of x. */
 void net_forward(const struct net *net, struct net_batch *b, size_t n);
@@ -74,12 +74,12 @@ double net_output_delta(struct net_batch *b, size_t n, size_t *n_correct);
 /* Computes d_hid = scale * (d_out B^T) * h * (1 - h) with B the H x 10
  * matrix feedback. */
 void net_hidden_delta(const float *feedback, float scale, int32_t n_hidden,
-		      struct net_batch *b, size_t n);
+                      struct net_batch *b, size_t n);
 
 /* Applies the summed gradients: W2 -= lr [h;1]^T d_out, W1 -= lr [x;1]^T
  * d_hid. Call after net_hidden_delta, so bp's B is the W2 of the forward
  * pass. */
 void net_update(struct net *net, const struct net_batch *b, size_t n,
-		float learning_rate);
+                float learning_rate);
 
 #endif

@@ -16,7 +16,6 @@ void report_plan(FILE *out, const struct grid *g);
 
 /* Prints trial counts by status, the mean and standard deviation of the
  * final test accuracy per (hidden size, mode), and the stats table. */
-void report_summary(FILE *out, const char *path,
-		    const struct h5out_summary *s);
+void report_summary(FILE *out, const char *path, const struct h5out_summary *s);
 
 #endif

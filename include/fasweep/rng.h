@@ -26,7 +26,7 @@ struct rng {
 
 /* Starts the stream (seed, n_hidden, purpose, index) at its first draw. */
 void rng_init(struct rng *r, uint64_t seed, uint32_t n_hidden,
-	      enum rng_purpose purpose, uint32_t index);
+              enum rng_purpose purpose, uint32_t index);
 
 /* Returns the next 32 random bits. */
 uint32_t rng_u32(struct rng *r);

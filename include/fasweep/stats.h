@@ -17,21 +17,21 @@ struct stats_row {
 	char mode[STATS_NAME_MAX];     /* the compared mode, NUL-terminated */
 	int32_t hidden;                /* hidden size */
 	char baseline[STATS_NAME_MAX]; /* the baseline mode, NUL-terminated */
-	int32_t n_pairs;       /* seeds where both trials finished */
-	double mean;           /* mean final test accuracy of the mode */
-	double sd;             /* its sample standard deviation (n - 1) */
-	double mean_baseline;  /* the same for the baseline */
+	int32_t n_pairs;               /* seeds where both trials finished */
+	double mean;          /* mean final test accuracy of the mode */
+	double sd;            /* its sample standard deviation (n - 1) */
+	double mean_baseline; /* the same for the baseline */
 	double sd_baseline;
-	double mean_diff;      /* mean - mean_baseline */
-	double ci95_low;       /* 95% CI of the mean paired difference, */
-	double ci95_high;      /* t distribution with n_pairs - 1 df */
-	double t_paired;       /* paired t-test (scipy.stats.ttest_rel) */
-	double p_paired;       /* two-sided */
-	double t_welch;        /* Welch's t-test (ttest_ind, equal_var=False) */
-	double df_welch;       /* Welch-Satterthwaite degrees of freedom */
-	double p_welch;        /* two-sided */
-	double cohen_d;        /* mean_diff / sqrt((sd^2 + sd_baseline^2) / 2) */
-	double p_holm;         /* Holm-adjusted p_paired across the file */
+	double mean_diff; /* mean - mean_baseline */
+	double ci95_low;  /* 95% CI of the mean paired difference, */
+	double ci95_high; /* t distribution with n_pairs - 1 df */
+	double t_paired;  /* paired t-test (scipy.stats.ttest_rel) */
+	double p_paired;  /* two-sided */
+	double t_welch;   /* Welch's t-test (ttest_ind, equal_var=False) */
+	double df_welch;  /* Welch-Satterthwaite degrees of freedom */
+	double p_welch;   /* two-sided */
+	double cohen_d;   /* mean_diff / sqrt((sd^2 + sd_baseline^2) / 2) */
+	double p_holm;    /* Holm-adjusted p_paired across the file */
 };
 
 /* Compares x (the mode) with y (the baseline), paired by position, n >= 0
@@ -39,7 +39,7 @@ struct stats_row {
  * p_holm; with n < 2 the tests are NaN. Sums follow NumPy's pairwise
  * summation so results match scipy.stats bit for bit where possible. */
 void stats_compare(const double *x, const double *y, size_t n,
-		   struct stats_row *row);
+                   struct stats_row *row);
 
 /* Sets p_holm of every row from p_paired with Holm's step-down method over
  * the rows whose p_paired is not NaN (NaN rows get NaN). */

@@ -29,7 +29,7 @@ enum trial_status { TRIAL_PENDING, TRIAL_DONE, TRIAL_DIVERGED, TRIAL_FAILED };
 struct trial_outcome {
 	enum trial_status status;
 	double wall_seconds;
-	float final_test_accuracy;      /* NaN unless done */
+	float final_test_accuracy;       /* NaN unless done */
 	char message[TRIAL_MESSAGE_MAX]; /* why it diverged or failed, or "" */
 };
 
@@ -50,7 +50,7 @@ void trainer_pin_blas(void);
  * trial cannot run (no memory, too few images); out->status is then
  * TRIAL_FAILED. */
 int trainer_run(const struct dataset *ds, const struct trial_params *p,
-		float *curves, size_t n_points, struct trial_outcome *out,
-		struct fw_error *err);
+                float *curves, size_t n_points, struct trial_outcome *out,
+                struct fw_error *err);
 
 #endif
