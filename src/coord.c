@@ -59,8 +59,9 @@ static float *msg_curves(const struct sweep *s)
 }
 
 /* Rank 0 reads and validates the INI file and broadcasts its text. The
- * other ranks parse the same text, which cannot fail once rank 0 accepted
- * it. Returns 0 on every rank, or -1 on every rank. */
+ * other ranks parse the same text. Should that fail anyway (a different
+ * build), the rank aborts the job. Returns 0 on every rank, or -1 on every
+ * rank. */
 static int share_grid(struct sweep *s)
 {
 	struct fw_error err = {{0}};

@@ -21,29 +21,39 @@ def check_help(tally):
     tally.check("--help exits 0", proc.returncode == 0, proc.returncode)
     for word in ("run CONFIG", "plan CONFIG", "trial --config", "report FILE"):
         tally.check(f"--help lists {word}", word in proc.stdout)
+
     proc = run([FASWEEP, "--version"])
     tally.check("--version", proc.stdout.startswith("fasweep 0."), proc.stdout)
+
+    proc = run([FASWEEP, "run", "--help"])
+    tally.check("--help after a command exits 0", proc.returncode == 0,
+                proc.stderr)
+
+
+def check_usage_errors(tally):
     proc = run([FASWEEP])
     tally.check("no command exits 2", proc.returncode == 2, proc.returncode)
+
     proc = run([FASWEEP, "frobnicate"])
     tally.check("unknown command exits 2", proc.returncode == 2)
     tally.check("unknown command named", "frobnicate" in proc.stderr,
                 proc.stderr)
-    proc = run([FASWEEP, "run", "--help"])
-    tally.check("--help after a command exits 0", proc.returncode == 0,
-                proc.stderr)
+
     proc = run([FASWEEP, "plan", TINY_INI, "--seed", "3"])
     tally.check("option of another command exits 2", proc.returncode == 2,
                 proc.returncode)
     tally.check("option of another command named", "--seed" in proc.stderr,
                 proc.stderr)
+
     proc = run([FASWEEP, "plan", TINY_INI, "--force"])
     tally.check("--force outside run exits 2", proc.returncode == 2,
                 proc.returncode)
+
     proc = run([FASWEEP, "trial", "--config", TINY_INI, "--mode", "fa",
                 "--hidden", "8", "--seed", "99999999999999999999"])
     tally.check("overflowing --seed exits 2", proc.returncode == 2,
                 proc.returncode)
+
     with open("/dev/full", "w") as full:
         proc = subprocess.run([FASWEEP, "plan", TINY_INI], stdout=full,
                               stderr=subprocess.PIPE, text=True)
@@ -158,6 +168,7 @@ def main():
     data = tiny_mnist(work)
     tally = Tally()
     check_help(tally)
+    check_usage_errors(tally)
     check_plan(tally)
     check_trial(tally, data)
     path = check_overwrite(tally, work, data)

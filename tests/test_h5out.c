@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test_h5out.c - writes a small results file with h5out, reads it back and
- * checks every field, then checks the refusal to replace a file, --force,
- * concurrent creation, writing a trial in place, the exit status and
- * message after a full disk, and the messages for unwritable directories
- * and foreign files. Leaves DIR/layout.h5 in place for test_layout.py,
+ * checks every field. Further checks cover rejecting an existing file,
+ * --force, concurrent creation, writing a trial in place, the exit status
+ * and message after a full disk, and the messages for unwritable
+ * directories and foreign files. Leaves DIR/layout.h5 in place for test_layout.py,
  * which checks its layout with h5py and xarray and must agree with the
  * values written here. */
 #include "fasweep/h5out.h"
@@ -740,9 +740,9 @@ static void full_disk_child(const char *path, const char *msg_path,
 }
 
 /* After a failed write and a failed close, the process exits with the
- * status it chose instead of crashing in HDF5's exit handler, and the
- * message, which quotes the sec2 driver's long error text, is one line
- * whose cut is marked. */
+ * status it chose instead of crashing in HDF5's exit handler. The message
+ * quotes the sec2 driver's long error text, yet stays one line with its
+ * cut marked. */
 static void test_full_disk_exit(pid_t child, const char *msg_path)
 {
 	int status = 0;

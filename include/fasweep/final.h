@@ -12,11 +12,10 @@
 #include "fasweep/stats.h"
 
 /* Builds one stats row per (hidden size, mode other than the baseline), in
- * grid order, from the final test accuracies of trials whose status is
- * "done" in both the mode and the baseline (rows in flat trial order), then
- * applies Holm's correction across all rows. Returns 0 with a malloc'ed
- * array in *rows (caller frees) and its length in *n_rows, or -1 with err
- * set. */
+ * grid order. A row pairs the seeds whose trials are "done" in both the
+ * mode and the baseline; trials is in flat trial order. Then applies Holm's
+ * correction across all rows. Returns 0 with a malloc'ed array in *rows
+ * (caller frees) and its length in *n_rows, or -1 with err set. */
 int final_pass(const struct grid *g, const struct trial_row *trials,
                struct stats_row **rows, size_t *n_rows, struct fw_error *err);
 

@@ -38,10 +38,10 @@ struct net_batch {
 	uint8_t *labels; /* max_rows */
 };
 
-/* Draws W1 and W2 from the streams (seed, H, RNG_W1) and (seed, H, RNG_W2),
- * N(0, 1) / sqrt(785) and N(0, 1) / sqrt(H + 1), so every mode of one
- * (H, seed) starts from the same weights, and builds the mode's feedback
- * matrix (fa: R ~ N(0, 1) / sqrt(H + 1) from (seed, H, RNG_FEEDBACK)).
+/* Draws W1 ~ N(0, 1) / sqrt(785) from the stream (seed, H, RNG_W1) and
+ * W2 ~ N(0, 1) / sqrt(H + 1) from (seed, H, RNG_W2), so every mode of one
+ * (H, seed) starts from the same weights. Then builds the mode's feedback
+ * matrix, for fa R ~ N(0, 1) / sqrt(H + 1) from (seed, H, RNG_FEEDBACK).
  * Returns 0, or -1 with err set when memory runs out. Free with net_free. */
 int net_init(struct net *net, enum fw_mode mode, int32_t n_hidden, int64_t seed,
              struct fw_error *err);

@@ -7,8 +7,9 @@
 
 #include <stdint.h>
 
-/* What a stream is used for; part of the stream's name. The values are part
- * of the reproducibility contract: changing one changes every result. */
+/* The use of a stream, which is part of the stream's name. The values are
+ * part of the reproducibility contract, because changing one changes every
+ * result. */
 enum rng_purpose {
 	RNG_SPLIT = 1,    /* which images are train and test */
 	RNG_W1 = 2,       /* initial W1 */
