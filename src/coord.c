@@ -10,15 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fasweep/dataset.h"
 #include "fasweep/final.h"
 #include "fasweep/grid.h"
 #include "fasweep/h5out.h"
+#include "fasweep/report.h"
+#include "fasweep/resume.h"
+#include "fasweep/stop.h"
 #include "fasweep/trainer.h"
 
-enum { TAG_WORK = 1, TAG_RESULT = 2 };
+enum { TAG_WORK = 1, TAG_RESULT = 2, TAG_STOP = 3 };
+
+/* Replies to a worker besides a trial index. */
+enum {
+	WORK_NONE = -1, /* no trial left: exit */
+	WORK_STOP = -2  /* stopping: receive the TAG_STOP message, then exit */
+};
 
 /* Header of a result message; N_CURVES x n_points floats follow. Ranks are
  * assumed to share one binary layout (one cluster, one build). */
@@ -48,9 +58,19 @@ struct sweep {
 	/* Rank 0 only. */
 	struct h5out *out;
 	struct trial_row *rows; /* n_trials, flat order */
-	size_t *order;          /* n_trials, hand-out order */
-	size_t n_stored;
+	size_t *order;          /* n_order trials to run, hand-out order */
+	size_t n_order;
+	size_t n_before;      /* trials finished before this run resumed */
+	size_t n_stored;      /* results stored by this run */
+	double flops_todo;    /* cost of the trials in order */
+	double flops_stored;  /* cost of those stored so far */
+	int64_t *running;     /* per rank: the trial it runs, or -1 */
+	MPI_Request *stop_rq; /* per rank: the TAG_STOP send, if any */
+	int stop_value;       /* payload of every TAG_STOP message */
+	int stopping;         /* no new trials: a stop was requested */
+	double stop_deadline; /* when stopping turns into MPI_Abort */
 	double t_start;
+	double t_loop; /* when the first trial was handed out */
 };
 
 static float *msg_curves(const struct sweep *s)
@@ -174,18 +194,22 @@ static int load_data(struct sweep *s)
 	return all_ok ? 0 : -1;
 }
 
-/* Rank 0: the pending trial rows, the hand-out order, the results file. */
-static int open_results(struct sweep *s)
+/* Rank 0: every trial pending, in the order of the grid. */
+static int rows_init(struct sweep *s)
 {
-	struct fw_error err = {{0}};
-	struct h5out_meta meta = {s->opt->command_line, s->host, s->n_ranks};
-
 	s->rows = calloc(s->n_trials, sizeof(*s->rows));
 	s->order = malloc(sizeof(*s->order) * s->n_trials);
-	if (s->rows == NULL || s->order == NULL) {
+	s->running = malloc(sizeof(*s->running) * (size_t)s->n_ranks);
+	s->stop_rq = malloc(sizeof(*s->stop_rq) * (size_t)s->n_ranks);
+	if (s->rows == NULL || s->order == NULL || s->running == NULL ||
+	    s->stop_rq == NULL) {
 		log_msg(&s->log, LOG_ERROR, "out of memory for %zu trials",
 		        s->n_trials);
 		return -1;
+	}
+	for (int r = 0; r < s->n_ranks; r++) {
+		s->running[r] = -1;
+		s->stop_rq[r] = MPI_REQUEST_NULL;
 	}
 	for (size_t t = 0; t < s->n_trials; t++) {
 		struct trial_params p;
@@ -201,34 +225,185 @@ static int open_results(struct sweep *s)
 		row->wall_seconds = NAN;
 		row->rank = -1;
 	}
-	grid_schedule(&s->grid, s->order);
-
-	if (check_sizes(s, &err) != 0 ||
-	    h5out_create(&s->out, s->opt->output_path, &s->grid, &meta,
-	                 s->opt->force, &err) != 0) {
-		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
-		return -1;
-	}
 	return 0;
 }
 
-/* Rank 0: stores the result in the message buffer and logs it. */
+/* A trial is finished when it is done or diverged; pending and failed
+ * trials run (again). */
+static int row_finished(const struct trial_row *row)
+{
+	return !strcmp(row->status, "done") || !strcmp(row->status, "diverged");
+}
+
+/* Rank 0: the trials left to run, largest hidden size first, and their
+ * cost for the ETA. */
+static void order_init(struct sweep *s)
+{
+	size_t n = 0;
+
+	grid_schedule(&s->grid, s->order);
+	for (size_t i = 0; i < s->n_trials; i++) {
+		size_t t = s->order[i];
+		struct trial_params p;
+
+		if (row_finished(&s->rows[t])) {
+			s->n_before++;
+			continue;
+		}
+		grid_trial_params(&s->grid, t, &p);
+		s->flops_todo += report_trial_flops(&p);
+		s->order[n++] = t;
+	}
+	s->n_order = n;
+}
+
+/* Rank 0: takes the rows of a file written for the same grid. The file's
+ * config is parsed under a label that says where it came from. */
+static int resume_rows(struct sweep *s, const struct h5out_summary *sum,
+                       struct fw_error *err)
+{
+	const char *path = s->opt->output_path;
+	struct grid stored = {0};
+	char label[512];
+	int rc;
+
+	snprintf(label, sizeof(label), "%s (config attribute)", path);
+	rc = grid_parse(&stored, label, sum->config, err);
+	if (rc == 0)
+		rc = resume_check(&stored, &s->grid, path, err);
+	grid_free(&stored);
+	if (rc != 0)
+		return -1;
+	if (sum->n_trials != s->n_trials)
+		return fw_error_set(err,
+		                    "cannot resume %s: it has %zu trial rows "
+		                    "but its grid has %zu trials; the file is "
+		                    "damaged, start a new one with -o",
+		                    path, sum->n_trials, s->n_trials);
+	memcpy(s->rows, sum->trials, sizeof(*s->rows) * s->n_trials);
+	return 0;
+}
+
+/* Rank 0: continues the existing results file. */
+static int resume_results(struct sweep *s, struct fw_error *err)
+{
+	struct h5out_summary sum;
+	int rc;
+
+	if (h5out_read_summary(s->opt->output_path, &sum, err) != 0)
+		return -1;
+	rc = resume_rows(s, &sum, err);
+	if (rc == 0)
+		rc = h5out_reopen(&s->out, s->opt->output_path, &s->grid,
+		                  sum.writer, err);
+	h5out_summary_free(&sum);
+	return rc;
+}
+
+static void log_resume(struct sweep *s)
+{
+	size_t n_diverged = 0, n_failed = 0;
+
+	for (size_t t = 0; t < s->n_trials; t++) {
+		n_diverged += !strcmp(s->rows[t].status, "diverged");
+		n_failed += !strcmp(s->rows[t].status, "failed");
+	}
+	log_msg(&s->log, LOG_INFO,
+	        "resuming %s: %zu of %zu trials finished before (%zu "
+	        "diverged), %zu to run (%zu of them failed before)",
+	        s->opt->output_path, s->n_before, s->n_trials, n_diverged,
+	        s->n_order, n_failed);
+}
+
+/* Rank 0: the trial rows, the results file (new, or resumed when asked
+ * and present) and the hand-out order. */
+static int open_results(struct sweep *s)
+{
+	struct fw_error err = {{0}};
+	struct h5out_meta meta = {s->opt->command_line, s->host, s->n_ranks};
+	struct stat st;
+	int resuming = s->opt->resume && stat(s->opt->output_path, &st) == 0;
+	int rc;
+
+	if (rows_init(s) != 0)
+		return -1;
+	rc = check_sizes(s, &err);
+	if (rc == 0 && resuming)
+		rc = resume_results(s, &err);
+	else if (rc == 0)
+		rc = h5out_create(&s->out, s->opt->output_path, &s->grid, &meta,
+		                  s->opt->force, &err);
+	if (rc != 0) {
+		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
+		return -1;
+	}
+	order_init(s);
+	if (resuming)
+		log_resume(s);
+	return 0;
+}
+
+/* Formats seconds as "1h02m", "3m05s" or "42s". */
+static void format_duration(double seconds, char *buf, size_t size)
+{
+	long t = seconds > 0 && seconds < 1e9 ? (long)(seconds + 0.5) : 0;
+
+	if (t >= 3600)
+		snprintf(buf, size, "%ldh%02ldm", t / 3600, t / 60 % 60);
+	else if (t >= 60)
+		snprintf(buf, size, "%ldm%02lds", t / 60, t % 60);
+	else
+		snprintf(buf, size, "%lds", t);
+}
+
+/* Rank 0: the time left, from the cost of the trials stored so far. */
+static void eta(struct sweep *s, char *buf, size_t size)
+{
+	double elapsed = log_now() - s->t_loop;
+
+	if (s->flops_stored <= 0.0) {
+		snprintf(buf, size, "unknown");
+		return;
+	}
+	format_duration(elapsed * (s->flops_todo - s->flops_stored) /
+	                        s->flops_stored,
+	                buf, size);
+}
+
+static void log_stored(struct sweep *s, const struct trial_row *row, int status)
+{
+	char left[32];
+
+	eta(s, left, sizeof(left));
+	log_msg(&s->log, status == TRIAL_DONE ? LOG_INFO : LOG_WARN,
+	        "trial %s mode=%s hidden=%d seed=%lld accuracy=%.4f "
+	        "seconds=%.1f rank=%d progress=%zu/%zu eta=%s%s%s",
+	        row->status, row->mode, (int)row->hidden, (long long)row->seed,
+	        (double)row->final_test_accuracy, row->wall_seconds,
+	        (int)row->rank, s->n_before + s->n_stored, s->n_trials, left,
+	        row->message[0] ? " message=" : "", row->message);
+}
+
+/* Rank 0: checks the result in the message buffer. */
+static int result_check(struct sweep *s, const struct result_msg *m)
+{
+	if (m->trial >= 0 && (uint64_t)m->trial < s->n_trials &&
+	    m->status >= TRIAL_PENDING && m->status <= TRIAL_FAILED)
+		return 0;
+	log_msg(&s->log, LOG_ERROR,
+	        "rank %d sent an invalid result (trial %lld, status %d); "
+	        "the ranks do not run the same fasweep build",
+	        (int)m->rank, (long long)m->trial, (int)m->status);
+	return -1;
+}
+
+/* Rank 0: stores the finished trial in the message buffer and logs it. */
 static int store_result(struct sweep *s)
 {
 	const struct result_msg *m = (const struct result_msg *)s->msg;
-	struct trial_row *row;
+	struct trial_row *row = &s->rows[m->trial];
+	struct trial_params p;
 	struct fw_error err = {{0}};
-
-	if (m->trial < 0 || (uint64_t)m->trial >= s->n_trials ||
-	    m->status < TRIAL_PENDING || m->status > TRIAL_FAILED) {
-		log_msg(&s->log, LOG_ERROR,
-		        "rank %d sent an invalid result "
-		        "(trial %lld, status %d); the ranks do not run the "
-		        "same fasweep build",
-		        (int)m->rank, (long long)m->trial, (int)m->status);
-		return -1;
-	}
-	row = &s->rows[m->trial];
 
 	snprintf(row->status, sizeof(row->status), "%s",
 	         trainer_status_name((enum trial_status)m->status));
@@ -244,20 +419,49 @@ static int store_result(struct sweep *s)
 	}
 
 	s->n_stored++;
-	log_msg(&s->log, m->status == TRIAL_DONE ? LOG_INFO : LOG_WARN,
-	        "trial %s mode=%s hidden=%d seed=%lld accuracy=%.4f "
-	        "seconds=%.1f rank=%d progress=%zu/%zu%s%s",
-	        row->status, row->mode, (int)row->hidden, (long long)row->seed,
-	        (double)row->final_test_accuracy, row->wall_seconds,
-	        (int)row->rank, s->n_stored, s->n_trials,
-	        row->message[0] ? " message=" : "", row->message);
+	grid_trial_params(&s->grid, (size_t)m->trial, &p);
+	s->flops_stored += report_trial_flops(&p);
+	log_stored(s, row, m->status);
 	return 0;
+}
+
+/* Rank 0: a trial that a stop request interrupted stays pending. */
+static void log_stopped(struct sweep *s, const struct result_msg *m)
+{
+	const struct trial_row *row = &s->rows[m->trial];
+
+	log_msg(&s->log, LOG_INFO,
+	        "trial stopped mode=%s hidden=%d seed=%lld rank=%d (%s); it "
+	        "stays %s",
+	        row->mode, (int)row->hidden, (long long)row->seed, (int)m->rank,
+	        m->message, row->status);
+}
+
+/* The stop hook of a trial on rank 0 alone: a signal to this process. */
+static int stop_alone(void *ctx)
+{
+	(void)ctx;
+	return stop_count() > 0;
+}
+
+/* The stop hook of a trial on a worker: a signal to this process, or a
+ * stop message from rank 0, which is left for the worker to receive. */
+static int stop_worker(void *ctx)
+{
+	const struct sweep *s = ctx;
+	int flag = 0;
+
+	if (stop_count() > 0)
+		return 1;
+	MPI_Iprobe(0, TAG_STOP, s->comm, &flag, MPI_STATUS_IGNORE);
+	return flag;
 }
 
 /* Runs trial t on this rank and fills the message buffer with its result. */
 static void run_trial(struct sweep *s, size_t t)
 {
 	struct result_msg *m = (struct result_msg *)s->msg;
+	struct trainer_stop stop = {s->rank == 0 ? stop_alone : stop_worker, s};
 	struct trial_outcome outcome;
 	struct trial_params p;
 	struct fw_error err = {{0}};
@@ -265,7 +469,8 @@ static void run_trial(struct sweep *s, size_t t)
 	grid_trial_params(&s->grid, t, &p);
 	log_msg(&s->log, LOG_DEBUG, "trial started mode=%s hidden=%d seed=%lld",
 	        grid_mode_name(p.mode), (int)p.n_hidden, (long long)p.seed);
-	trainer_run(&s->ds, &p, msg_curves(s), s->n_points, &outcome, &err);
+	trainer_run(&s->ds, &p, &stop, msg_curves(s), s->n_points, &outcome,
+	            &err);
 
 	memset(m, 0, sizeof(*m));
 	m->trial = (int64_t)t;
@@ -277,19 +482,91 @@ static void run_trial(struct sweep *s, size_t t)
 	memcpy(m->message, outcome.message, sizeof(m->message));
 }
 
-/* One rank: rank 0 runs every trial itself. */
+/* Rank 0 with a result in the message buffer: stores it, or notes that it
+ * was stopped, which starts stopping the sweep. */
+static int take_result(struct sweep *s)
+{
+	const struct result_msg *m = (const struct result_msg *)s->msg;
+
+	if (result_check(s, m) != 0)
+		return -1;
+	if (m->status != TRIAL_PENDING)
+		return store_result(s);
+	log_stopped(s, m);
+	return 0;
+}
+
+/* One rank: rank 0 runs every trial itself, until a stop signal. */
 static int run_alone(struct sweep *s)
 {
-	for (size_t i = 0; i < s->n_trials; i++) {
+	s->t_loop = log_now();
+	for (size_t i = 0; i < s->n_order && !s->stopping; i++) {
+		const struct result_msg *m = (const struct result_msg *)s->msg;
+
 		run_trial(s, s->order[i]);
-		if (store_result(s) != 0)
+		if (take_result(s) != 0)
 			return -1;
+		s->stopping = m->status == TRIAL_PENDING || stop_count() > 0;
 	}
 	return 0;
 }
 
+/* Rank 0: no new trials from now on; asks every running trial to stop. */
+static void begin_stop(struct sweep *s, const char *why)
+{
+	int n_running = 0;
+
+	s->stopping = 1;
+	s->stop_deadline = log_now() + COORD_GRACE_SECONDS;
+	for (int r = 1; r < s->n_ranks; r++) {
+		if (s->running[r] < 0)
+			continue;
+		MPI_Isend(&s->stop_value, 1, MPI_INT, r, TAG_STOP, s->comm,
+		          &s->stop_rq[r]);
+		n_running++;
+	}
+	log_msg(&s->log, LOG_WARN,
+	        "stopping: %s; no new trials, %d running trials stop and "
+	        "stay pending (up to %.0f s, or at a second signal)",
+	        why, n_running, COORD_GRACE_SECONDS);
+}
+
+/* Rank 0: a second signal, or running trials that outlast the grace
+ * period, end the job now. The file is closed first; what it holds is
+ * complete for every stored trial. */
+static void force_stop(struct sweep *s)
+{
+	struct fw_error err = {{0}};
+
+	log_msg(&s->log, LOG_WARN,
+	        "%s: ending the job; %zu trials stored in %s, which "
+	        "run --resume continues",
+	        stop_count() >= 2 ? "second stop signal"
+	                          : "running trials did not stop in time",
+	        s->n_before + s->n_stored, s->opt->output_path);
+	if (h5out_close(s->out, &err) != 0)
+		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
+	s->out = NULL;
+	MPI_Abort(s->comm, COORD_EXIT_STOPPED);
+}
+
+/* Rank 0: starts stopping on a signal, and forces the stop when it is
+ * due. Called while waiting for results. */
+static void poll_stop(struct sweep *s)
+{
+	char why[64];
+
+	if (!s->stopping && stop_count() > 0) {
+		snprintf(why, sizeof(why), "signal %d received",
+		         stop_first_signal());
+		begin_stop(s, why);
+	}
+	if (s->stopping && (stop_count() >= 2 || log_now() > s->stop_deadline))
+		force_stop(s);
+}
+
 /* Waits for the next result message without spinning a core, because rank
- * 0 usually shares its core with a worker.
+ * 0 usually shares its core with a worker, and watches for stop signals.
  * NOTE: there is no timeout. A worker that dies without the launcher ending
  * the job (Open MPI's default is to end it) leaves rank 0 waiting. */
 static void wait_for_result(struct sweep *s, MPI_Status *st)
@@ -301,6 +578,7 @@ static void wait_for_result(struct sweep *s, MPI_Status *st)
 		MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, s->comm, &ready, st);
 		if (ready)
 			break;
+		poll_stop(s);
 		nanosleep(&pause, NULL);
 	}
 	MPI_Recv(s->msg, (int)s->msg_size, MPI_BYTE, st->MPI_SOURCE, TAG_RESULT,
@@ -316,42 +594,68 @@ static void abort_sweep(struct sweep *s)
 	log_msg(&s->log, LOG_ERROR,
 	        "stopping the sweep: %zu of %zu trials "
 	        "were stored in %s before the error above",
-	        s->n_stored, s->n_trials, s->opt->output_path);
+	        s->n_before + s->n_stored, s->n_trials, s->opt->output_path);
 	if (h5out_close(s->out, &err) != 0)
 		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
 	s->out = NULL;
 	MPI_Abort(s->comm, 1);
 }
 
+/* Rank 0: what worker r gets next: a trial, WORK_NONE, or WORK_STOP when a
+ * stop message was sent to it. */
+static int64_t next_work(struct sweep *s, int r, size_t *next)
+{
+	struct trial_params p;
+	int64_t work = WORK_NONE;
+
+	if (s->stop_rq[r] != MPI_REQUEST_NULL) {
+		MPI_Wait(&s->stop_rq[r], MPI_STATUS_IGNORE);
+		work = WORK_STOP;
+	} else if (!s->stopping && *next < s->n_order) {
+		work = (int64_t)s->order[(*next)++];
+		grid_trial_params(&s->grid, (size_t)work, &p);
+		log_msg(&s->log, LOG_INFO,
+		        "trial started mode=%s hidden=%d seed=%lld rank=%d",
+		        grid_mode_name(p.mode), (int)p.n_hidden,
+		        (long long)p.seed, r);
+	}
+	s->running[r] = work;
+	return work;
+}
+
 /* Rank 0 with workers: replies to every "ready" or result message with the
- * next trial index, or with -1 once none is left, then stores the result.
- * Replying first lets the worker train while rank 0 writes. */
+ * next trial index, or with WORK_NONE or WORK_STOP once none is to be run,
+ * then stores the result. Replying first lets the worker train while rank
+ * 0 writes. A stopped trial starts stopping the sweep before the reply, so
+ * a worker that was signalled gets no new trial. */
 static int coordinate(struct sweep *s)
 {
 	int n_active = s->n_ranks - 1;
 	size_t next = 0;
 
+	s->t_loop = log_now();
 	while (n_active > 0) {
+		const struct result_msg *m = (const struct result_msg *)s->msg;
 		MPI_Status st;
-		int64_t work = -1;
+		int64_t work;
 
 		wait_for_result(s, &st);
-		if (next < s->n_trials)
-			work = (int64_t)s->order[next++];
-		else
+		if (m->trial >= 0 && m->status == TRIAL_PENDING && !s->stopping)
+			begin_stop(s, "a worker was asked to stop");
+		work = next_work(s, st.MPI_SOURCE, &next);
+		if (work < 0)
 			n_active--;
 		MPI_Send(&work, 1, MPI_INT64_T, st.MPI_SOURCE, TAG_WORK,
 		         s->comm);
 
-		if (((struct result_msg *)s->msg)->trial >= 0 &&
-		    store_result(s) != 0)
+		if (m->trial >= 0 && take_result(s) != 0)
 			abort_sweep(s);
 	}
 	return 0;
 }
 
 /* A worker: sends "ready", then runs each trial it receives until it
- * receives -1. */
+ * receives WORK_NONE or WORK_STOP. */
 static void work(struct sweep *s)
 {
 	struct result_msg *m = (struct result_msg *)s->msg;
@@ -360,14 +664,66 @@ static void work(struct sweep *s)
 	m->trial = -1;
 	for (;;) {
 		int64_t t;
+		int ignored;
 
 		MPI_Send(s->msg, (int)s->msg_size, MPI_BYTE, 0, TAG_RESULT,
 		         s->comm);
 		MPI_Recv(&t, 1, MPI_INT64_T, 0, TAG_WORK, s->comm,
 		         MPI_STATUS_IGNORE);
+		if (t == WORK_STOP)
+			MPI_Recv(&ignored, 1, MPI_INT, 0, TAG_STOP, s->comm,
+			         MPI_STATUS_IGNORE);
 		if (t < 0)
 			return;
 		run_trial(s, (size_t)t);
+	}
+}
+
+/* Rank 0: how many trials are still to run after the loop. */
+static size_t count_unfinished(const struct sweep *s)
+{
+	size_t n = 0;
+
+	for (size_t t = 0; t < s->n_trials; t++)
+		n += !row_finished(&s->rows[t]) &&
+		     strcmp(s->rows[t].status, "failed") != 0;
+	return n;
+}
+
+/* Rank 0 after a stop: closes the file without a final pass. */
+static int finish_stopped(struct sweep *s)
+{
+	struct fw_error err = {{0}};
+	size_t n_left = count_unfinished(s);
+
+	if (h5out_close(s->out, &err) != 0) {
+		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
+		s->out = NULL;
+		return 1;
+	}
+	s->out = NULL;
+	log_msg(&s->log, LOG_WARN,
+	        "sweep stopped: %zu of %zu trials stored, %zu pending; "
+	        "continue with fasweep run %s -o %s --resume",
+	        s->n_trials - n_left, s->n_trials, n_left, s->opt->config_path,
+	        s->opt->output_path);
+	return COORD_EXIT_STOPPED;
+}
+
+/* Rank 0: says how many seeds each comparison lost to unfinished pairs. */
+static void log_dropped(struct sweep *s, const struct stats_row *rows,
+                        size_t n_rows)
+{
+	for (size_t i = 0; i < n_rows; i++) {
+		size_t n_dropped = s->grid.n_seeds - (size_t)rows[i].n_pairs;
+
+		if (n_dropped == 0)
+			continue;
+		log_msg(&s->log, LOG_WARN,
+		        "final pass: hidden %d, %s vs %s: %zu of %zu seeds "
+		        "dropped, because a trial of the pair did not finish",
+		        (int)rows[i].hidden, rows[i].mode, rows[i].baseline,
+		        n_dropped, s->grid.n_seeds);
 	}
 }
 
@@ -379,10 +735,12 @@ static int finish(struct sweep *s, int rc)
 	size_t n_stats = 0;
 
 	if (rc == 0 &&
-	    final_pass(&s->grid, s->rows, &stats, &n_stats, &err) == 0)
+	    final_pass(&s->grid, s->rows, &stats, &n_stats, &err) == 0) {
+		log_dropped(s, stats, n_stats);
 		rc = h5out_write_stats(s->out, stats, n_stats, &err);
-	else if (rc == 0)
+	} else if (rc == 0) {
 		rc = -1;
+	}
 	free(stats);
 	if (h5out_close(s->out, &err) != 0)
 		rc = -1;
@@ -391,9 +749,9 @@ static int finish(struct sweep *s, int rc)
 		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
 	if (rc == 0)
 		log_msg(&s->log, LOG_INFO,
-		        "sweep finished: %zu trials in "
-		        "%.1f s, results in %s",
-		        s->n_trials, log_now() - s->t_start,
+		        "sweep finished: %zu trials (%zu run now) in %.1f s, "
+		        "results in %s",
+		        s->n_trials, s->n_stored, log_now() - s->t_start,
 		        s->opt->output_path);
 	return rc;
 }
@@ -444,6 +802,8 @@ static int sweep_init(struct sweep *s, const struct run_options *opt,
 
 static void sweep_free(struct sweep *s)
 {
+	free(s->stop_rq);
+	free(s->running);
 	free(s->order);
 	free(s->rows);
 	free(s->msg);
@@ -476,10 +836,13 @@ int coord_run(const struct run_options *opt, MPI_Comm comm)
 		rc = 0;
 	} else {
 		rc = s.n_ranks == 1 ? run_alone(&s) : coordinate(&s);
-		rc = finish(&s, rc);
+		if (rc == 0 && s.stopping && count_unfinished(&s) > 0)
+			rc = finish_stopped(&s);
+		else
+			rc = finish(&s, rc) == 0 ? 0 : 1;
 	}
 
 out:
 	sweep_free(&s);
-	return rc == 0 ? 0 : 1;
+	return rc < 0 ? 1 : rc;
 }

@@ -78,8 +78,8 @@ static const struct {
 	"check free disk space and that no other program has the file open"
 #define HINT_READ "the file may be truncated or damaged"
 #define HINT_OPEN                                                              \
-	"the file is damaged or held by a running sweep; if a sweep runs, "    \
-	"wait for it to end or set HDF5_USE_FILE_LOCKING=FALSE"
+	"the file is damaged, or locked by a writer that lets no reader in; "  \
+	"wait for that writer to end"
 
 /* Context of the HDF5 calls for error reports: the file, the error and
  * what the user can do about a failure. */
@@ -291,6 +291,11 @@ static hid_t h5_file_access(const struct h5ctx *c)
 
 	CHECK(c, fapl = H5Pcreate(H5P_FILE_ACCESS));
 
+	/* The 1.10 format is what single-writer/multiple-reader (SWMR) mode
+	 * needs; HDF5 1.8 cannot read it. */
+	CHECK(c,
+	      H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));
+
 	/* Makes H5Fclose fail while any object is still open, so a leaked
 	 * handle shows up as an error instead of a file left open. */
 	CHECK(c, H5Pset_fclose_degree(fapl, H5F_CLOSE_SEMI));
@@ -302,9 +307,6 @@ static hid_t h5_file_access(const struct h5ctx *c)
 	 * where possible and carry on where locking is disabled. */
 	CHECK(c, H5Pset_file_locking(fapl, 1, 1));
 #endif
-	/* NOTE: the writer's lock is exclusive, so while a sweep runs, other
-	 * programs open its file only with HDF5_USE_FILE_LOCKING=FALSE, and
-	 * may then read a trial that is half written. */
 	return fapl;
 
 fail:
@@ -516,10 +518,22 @@ fail:
 
 /* ---- the layout ---- */
 
+/* Writes "HOST PID" of this process to buf: the writer attribute, with
+ * which a later resume checks whether the file's writer still runs. */
+static void writer_name(char *buf, size_t size)
+{
+	char host[H5OUT_HOST_MAX] = "unknown";
+
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	snprintf(buf, size, "%s %ld", host, (long)getpid());
+}
+
 static int root_attrs_write(const struct h5ctx *c, hid_t file,
                             const struct grid *g, const struct h5out_meta *meta)
 {
 	char created[32]; /* ISO 8601, e.g. 2026-12-04T19:46:54Z */
+	char writer[H5OUT_HOST_MAX + 32];
 	const struct {
 		const char *name;
 		const char *value;
@@ -529,6 +543,7 @@ static int root_attrs_write(const struct h5ctx *c, hid_t file,
 	        {"created_utc", created},
 	        {"command_line", meta->command_line},
 	        {"hostname", meta->hostname},
+	        {"writer", writer},
 	};
 	struct tm utc;
 	time_t now = time(NULL);
@@ -539,6 +554,7 @@ static int root_attrs_write(const struct h5ctx *c, hid_t file,
 		                    "%s: cannot read the system clock for "
 		                    "created_utc; check the system time",
 		                    c->path);
+	writer_name(writer, sizeof(writer));
 
 	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
 		const char *value = attrs[i].value;
@@ -934,15 +950,102 @@ static struct h5out *h5out_alloc(const char *path, const struct grid *g)
 	return o;
 }
 
-/* Opens the datasets that write_trial and write_stats use. */
-static int h5out_open(struct h5out *o, struct fw_error *err)
+/* Sets the file access property that clears the status flags a writer
+ * leaves in the superblock when it dies (what `h5clear -s` does), so a
+ * file whose sweep was killed opens for writing again. */
+static int clear_status_flags(const struct h5ctx *c, hid_t fapl)
+{
+	hbool_t clear = 1;
+	htri_t known;
+
+	CHECK(c, known = H5Pexist(fapl, "clear_status_flags"));
+	if (!known)
+		return fw_error_set(c->err,
+		                    "%s: this HDF5 library cannot clear the "
+		                    "flags of a killed writer; run h5clear -s "
+		                    "%s and resume again",
+		                    c->path, c->path);
+	CHECK(c, H5Pset(fapl, "clear_status_flags", &clear));
+	return 0;
+
+fail:
+	return -1;
+}
+
+/* Records this process as the file's writer. */
+static int writer_update(const struct h5ctx *c, hid_t file)
+{
+	char writer[H5OUT_HOST_MAX + 32];
+	htri_t exists;
+
+	writer_name(writer, sizeof(writer));
+	CHECK(c, exists = H5Aexists(file, "writer"));
+	if (exists)
+		CHECK(c, H5Adelete(file, "writer"));
+	return attr_write_string(c, file, "writer", writer);
+
+fail:
+	return -1;
+}
+
+/* Switches the open file to SWMR writing, so that readers can open it
+ * while trials arrive. A file in the pre-1.10 format (written by an older
+ * fasweep) stays in plain, exclusive writing. */
+static int swmr_start(const struct h5ctx *c, hid_t file)
+{
+	H5F_info2_t info;
+
+	CHECK(c, H5Fget_info2(file, &info));
+	if (info.super.version < 3)
+		return 0;
+	CHECK(c, H5Fstart_swmr_write(file));
+	return 0;
+
+fail:
+	return -1;
+}
+
+/* Opens path for writing. An existing file may be held for a moment by a
+ * reader that opened it while no writer was running, which blocks the
+ * writer's lock, so a resumed file gets several tries over a few seconds;
+ * only the last failure is reported. */
+static hid_t open_rdwr(const struct h5ctx *c, const char *path, hid_t fapl,
+                       int resuming)
+{
+	const struct timespec pause = {0, 100000000}; /* 0.1 s */
+	int tries = resuming ? 30 : 1;
+	hid_t file;
+
+	for (int i = 1; i < tries; i++) {
+		file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+		if (file >= 0)
+			return file;
+		nanosleep(&pause, NULL);
+	}
+	file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+	if (file < 0)
+		h5_report(c, "H5Fopen", __FILE__, __LINE__);
+	return file;
+}
+
+/* Opens the file for writing trials, in SWMR mode, and the datasets that
+ * write_trial and write_stats use. When resuming, the status flags of a
+ * writer that was killed are cleared and this process becomes the writer. */
+static int h5out_open(struct h5out *o, int resuming, struct fw_error *err)
 {
 	struct h5ctx c = {o->path, err, HINT_WRITE};
 	hid_t fapl = H5I_INVALID_HID;
 
 	CHECK(&c, fapl = h5_file_access(&c));
-	CHECK(&c, o->file = H5Fopen(o->path, H5F_ACC_RDWR, fapl));
+	if (resuming && clear_status_flags(&c, fapl) < 0)
+		goto fail;
+	CHECK(&c, o->file = open_rdwr(&c, o->path, fapl, resuming));
 	CLOSE(&c, H5Pclose, fapl);
+	if (resuming && writer_update(&c, o->file) < 0)
+		goto fail;
+	if (swmr_start(&c, o->file) < 0)
+		goto fail;
+
 	for (int i = 0; i < N_CURVES; i++)
 		CHECK(&c, o->curves[i] = H5Dopen2(
 		                  o->file, trainer_curve_name(i), H5P_DEFAULT));
@@ -1110,31 +1213,105 @@ int h5out_create(struct h5out **out, const char *path, const struct grid *g,
 	snprintf(tmp_path, size, "%s.tmp.%ld", path, (long)getpid());
 	if (tmp_reserve(tmp_path, path, err) < 0)
 		goto done;
-	if (layout_build(&c, tmp_path, g, meta) < 0 ||
-	    tmp_publish(tmp_path, path, force, err) < 0)
+	if (layout_build(&c, tmp_path, g, meta) < 0)
 		goto remove_tmp;
 
-	/* Reopen the complete file for writing trials. */
-	o = h5out_alloc(path, g);
+	/* Open the complete file in SWMR mode before it appears at path, so
+	 * that a reader opening it at once cannot hold the lock that plain
+	 * writing needs. */
+	o = h5out_alloc(tmp_path, g);
 	if (o == NULL) {
 		fw_error_set(err, "%s: out of memory", path);
-		goto done;
+		goto remove_tmp;
 	}
-	if (h5out_open(o, err) < 0) {
-		(void)h5out_close_handles(o, NULL);
-		h5out_free(o);
-		goto done;
-	}
+	if (h5out_open(o, 0, err) < 0 ||
+	    tmp_publish(tmp_path, path, force, err) < 0)
+		goto close_tmp;
+	/* o->path holds the longer temporary name; errors now name path. */
+	memcpy(o->path, path, strlen(path) + 1);
 	*out = o;
 	status = 0;
 	goto done;
 
+close_tmp:
+	(void)h5out_close_handles(o, NULL);
+	h5out_free(o);
 remove_tmp:
 	/* The first error is already reported, so a failed unlink only leaves
 	 * a stray temporary file. */
 	(void)unlink(tmp_path);
 done:
 	free(tmp_path);
+	h5_quiet_end(&quiet);
+	return status;
+}
+
+/* Returns 1 if process pid is a running fasweep: its /proc entry names
+ * fasweep and it is not a zombie. The pid may have been reused by another
+ * program since the writer died. */
+static int fasweep_running(long pid)
+{
+	char path[64], stat_line[256];
+	const char *close_paren;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fgets(stat_line, sizeof(stat_line), f) == NULL)
+		stat_line[0] = '\0';
+	fclose(f);
+
+	/* "PID (COMM) STATE ..." */
+	close_paren = strrchr(stat_line, ')');
+	if (strstr(stat_line, "(fasweep)") == NULL || close_paren == NULL ||
+	    close_paren[1] != ' ')
+		return 0;
+	return close_paren[2] != 'Z' && close_paren[2] != 'X';
+}
+
+/* Returns 1 if writer ("HOST PID") names a fasweep process that is still
+ * running on this host. A writer on another host cannot be checked. */
+static int writer_alive(const char *writer)
+{
+	char host[H5OUT_HOST_MAX] = "", me[H5OUT_HOST_MAX] = "";
+	long pid = 0;
+
+	if (writer == NULL || sscanf(writer, "%63s %ld", host, &pid) != 2 ||
+	    pid <= 0 || pid == (long)getpid())
+		return 0;
+	if (gethostname(me, sizeof(me) - 1) != 0 || strcmp(host, me) != 0)
+		return 0;
+	return fasweep_running(pid);
+}
+
+int h5out_reopen(struct h5out **out, const char *path, const struct grid *g,
+                 const char *writer, struct fw_error *err)
+{
+	struct h5_quiet quiet;
+	struct h5out *o;
+	int status = -1;
+
+	*out = NULL;
+	if (writer_alive(writer))
+		return fw_error_set(err,
+		                    "cannot resume %s: fasweep process %s is "
+		                    "still writing it; wait for it to end or "
+		                    "stop it with SIGUSR1",
+		                    path, writer);
+	o = h5out_alloc(path, g);
+	if (o == NULL)
+		return fw_error_set(err, "%s: out of memory", path);
+
+	h5_quiet_begin(&quiet);
+	if (h5out_open(o, 1, err) < 0) {
+		(void)h5out_close_handles(o, NULL);
+		h5out_free(o);
+	} else {
+		*out = o;
+		status = 0;
+	}
 	h5_quiet_end(&quiet);
 	return status;
 }
@@ -1240,9 +1417,15 @@ int h5out_write_trial(struct h5out *o, size_t trial,
 	int status = -1;
 
 	h5_quiet_begin(&quiet);
-	if (trial_key_check(o, trial, row, err) < 0 ||
-	    trial_row_write(&c, o, trial, row) < 0 ||
-	    trial_curves_write(&c, o, trial, curves) < 0)
+	if (trial_key_check(o, trial, row, err) < 0)
+		goto fail;
+
+	/* Curves reach the disk before the row that marks them stored, so a
+	 * row never claims curves that a crash lost. */
+	if (trial_curves_write(&c, o, trial, curves) < 0)
+		goto fail;
+	CHECK(&c, H5Fflush(o->file, H5F_SCOPE_LOCAL));
+	if (trial_row_write(&c, o, trial, row) < 0)
 		goto fail;
 	CHECK(&c, H5Fflush(o->file, H5F_SCOPE_LOCAL));
 	status = 0;
@@ -1424,12 +1607,18 @@ static int summary_read(const struct h5ctx *c, hid_t file,
 {
 	hid_t trial_type = H5I_INVALID_HID;
 	hid_t stats_type = H5I_INVALID_HID;
-	htri_t has_stats;
+	htri_t has_stats, has_writer;
 	void *rows;
 
 	s->config = attr_read_string(c, file, "config");
 	if (s->config == NULL)
 		goto fail;
+	CHECK(c, has_writer = H5Aexists(file, "writer"));
+	if (has_writer) {
+		s->writer = attr_read_string(c, file, "writer");
+		if (s->writer == NULL)
+			goto fail;
+	}
 
 	CHECK(c, trial_type = trial_row_type(c));
 	if (table_read(c, file, "/tables/trials", trial_type,
@@ -1475,7 +1664,8 @@ int h5out_read_summary(const char *path, struct h5out_summary *s,
 
 	CHECK(&c, fapl = h5_file_access(&c));
 	c.hint = HINT_OPEN;
-	CHECK(&c, file = H5Fopen(path, H5F_ACC_RDONLY, fapl));
+	CHECK(&c,
+	      file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl));
 	c.hint = HINT_READ;
 	CLOSE(&c, H5Pclose, fapl);
 	CHECK(&c, is_fasweep = H5Aexists(file, "fasweep_version"));
@@ -1506,6 +1696,7 @@ void h5out_summary_free(struct h5out_summary *s)
 		return;
 	free(s->stats);
 	free(s->trials);
+	free(s->writer);
 	free(s->config);
 	memset(s, 0, sizeof(*s));
 }

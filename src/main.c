@@ -15,10 +15,18 @@
 #include "fasweep/grid.h"
 #include "fasweep/h5out.h"
 #include "fasweep/report.h"
+#include "fasweep/stop.h"
 #include "fasweep/trainer.h"
 
-/* Exit codes; "diverged" is a result of `trial`, not an error. */
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_DIVERGED = 3 };
+/* Exit codes; "diverged" is a result of `trial`, not an error, and
+ * "stopped" means run can continue the file with --resume. */
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,
+	EXIT_USAGE = 2,
+	EXIT_DIVERGED = 3,
+	EXIT_STOPPED = COORD_EXIT_STOPPED
+};
 
 static const char usage_text[] =
         "usage: fasweep COMMAND [OPTIONS]\n"
@@ -26,12 +34,14 @@ static const char usage_text[] =
         "Runs paired sweeps of feedback-alignment experiments on MNIST.\n"
         "\n"
         "commands:\n"
-        "  run CONFIG [-o FILE] [--force] [--data DIR] [--quiet|--verbose]\n"
-        "      run the sweep of CONFIG under MPI (mpirun, mpiexec or alone) "
-        "and\n"
+        "  run CONFIG [-o FILE] [--resume|--force] [--data DIR]\n"
+        "      [--quiet|--verbose]\n"
+        "      run the sweep of CONFIG under MPI (mpirun, srun or alone) and\n"
         "      write every curve and the t-tests to FILE (default: CONFIG's\n"
         "      name with .h5, in the current directory). An existing FILE\n"
-        "      is left untouched unless --force is given.\n"
+        "      is left untouched unless --resume or --force is given.\n"
+        "      SIGTERM, SIGINT or SIGUSR1 stop it with trials pending (exit\n"
+        "      code 4); a second signal ends it at once.\n"
         "  plan CONFIG\n"
         "      print the expanded grid, the trial count and a cost estimate.\n"
         "  trial --config CONFIG --mode MODE --hidden H --seed S [--data DIR]\n"
@@ -43,13 +53,17 @@ static const char usage_text[] =
         "\n"
         "options:\n"
         "  -o, --output FILE  results file of run\n"
+        "  --resume           continue FILE: run its pending and failed\n"
+        "                     trials; starts FILE if it does not exist\n"
         "  --force            replace an existing results file\n"
         "  --data DIR         MNIST directory, overriding [data] dir\n"
         "  --quiet, --verbose fewer or more log lines on stderr\n"
         "  -h, --help         print this help\n"
         "  --version          print the version\n"
         "\n"
-        "exit codes: 0 success, 1 error, 2 bad usage, 3 the trial diverged\n";
+        "exit codes: 0 success, 1 error, 2 bad usage, 3 the trial diverged,\n"
+        "            4 the sweep stopped on a signal; run --resume continues "
+        "it\n";
 
 /* The commands, as bits so that each option can list the ones it applies
  * to. */
@@ -67,6 +81,7 @@ struct cli {
 	const char *seed;
 	const char *data;
 	int force;
+	int resume;
 	int help;
 	enum log_level log_level;
 };
@@ -127,11 +142,13 @@ static int parse_flag(struct cli *c, const char *arg)
 		return EXIT_OK;
 	}
 	if (c->command_bit != CMD_RUN &&
-	    (!strcmp(arg, "--force") || !strcmp(arg, "--quiet") ||
-	     !strcmp(arg, "--verbose")))
+	    (!strcmp(arg, "--force") || !strcmp(arg, "--resume") ||
+	     !strcmp(arg, "--quiet") || !strcmp(arg, "--verbose")))
 		return usage_error("option '%s' applies only to run", arg);
 	if (!strcmp(arg, "--force"))
 		c->force = 1;
+	else if (!strcmp(arg, "--resume"))
+		c->resume = 1;
 	else if (!strcmp(arg, "--quiet"))
 		c->log_level = LOG_WARN;
 	else if (!strcmp(arg, "--verbose"))
@@ -222,6 +239,11 @@ static int cmd_run(const struct cli *c, int argc, char **argv)
 
 	if (c->positional == NULL)
 		return usage_error("%s needs a CONFIG file", "run");
+	if (c->force && c->resume)
+		return usage_error(
+		        "%s: --force replaces the file that --resume "
+		        "continues; give one of them",
+		        "run");
 	if (c->output == NULL &&
 	    (output = default_output(c->positional)) == NULL) {
 		fprintf(stderr, "fasweep: out of memory\n");
@@ -232,15 +254,21 @@ static int cmd_run(const struct cli *c, int argc, char **argv)
 	opt.output_path = c->output ? c->output : output;
 	opt.data_dir = c->data;
 	opt.force = c->force;
+	opt.resume = c->resume;
 	opt.log_level = c->log_level;
 	opt.command_line = command_line ? command_line : "";
 
 	MPI_Init(&argc, &argv);
+	if (stop_install() != 0)
+		fprintf(stderr,
+		        "fasweep: cannot handle stop signals (%s); a signal "
+		        "will end the sweep without closing the file\n",
+		        strerror(errno));
 	rc = coord_run(&opt, MPI_COMM_WORLD);
 	MPI_Finalize();
 	free(command_line);
 	free(output);
-	return rc == 0 ? EXIT_OK : EXIT_ERROR;
+	return rc;
 }
 
 static int cmd_plan(const struct cli *c)
@@ -419,7 +447,7 @@ static int run_one(const struct grid *g, const struct trial_params *p)
 
 	trainer_pin_blas();
 	if (curves == NULL || dataset_load(&ds, g->data_dir, &err) != 0 ||
-	    trainer_run(&ds, p, curves, n_points, &outcome, &err) != 0) {
+	    trainer_run(&ds, p, NULL, curves, n_points, &outcome, &err) != 0) {
 		fprintf(stderr, "fasweep: %s\n",
 		        curves ? err.msg : "out of memory");
 		goto out;

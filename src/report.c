@@ -17,7 +17,7 @@
 /* Floating-point operations of one trial: per training image the forward
  * pass and the three products of the backward pass, per evaluated image the
  * forward pass; 2 per multiply-add. */
-static double trial_flops(const struct trial_params *p)
+double report_trial_flops(const struct trial_params *p)
 {
 	double h = p->n_hidden;
 	double fwd = 2.0 * (NET_INPUTS * h + (h + 1.0) * NET_OUTPUTS);
@@ -64,7 +64,7 @@ static double plan_hidden(FILE *out, const struct grid *g, size_t h)
 	for (size_t m = 0; m < g->n_modes; m++)
 		for (size_t sd = 0; sd < g->n_seeds; sd++) {
 			grid_trial_params(g, grid_trial_index(g, m, h, sd), &p);
-			total += trial_flops(&p);
+			total += report_trial_flops(&p);
 		}
 
 	grid_trial_params(g, grid_trial_index(g, 0, h, 0), &p);

@@ -238,9 +238,17 @@ static void shuffle_order(struct trial *t, int epoch)
 	}
 }
 
+static int stop_requested(const struct trainer_stop *stop)
+{
+	return stop != NULL && stop->requested(stop->ctx);
+}
+
 /* Trains one epoch (from 1). Returns the mean minibatch loss, or NaN/inf
- * as soon as a minibatch loss is not finite; *bad_batch then names it. */
-static double train_epoch(struct trial *t, int epoch, size_t *bad_batch)
+ * as soon as a minibatch loss is not finite; *bad_batch then names it.
+ * Returns 0 with *stopped set when stop asks to end before a minibatch. */
+static double train_epoch(struct trial *t, int epoch,
+                          const struct trainer_stop *stop, size_t *bad_batch,
+                          int *stopped)
 {
 	size_t n = t->split.n_train, bs = (size_t)t->p->batch_size;
 	float scale = feedback_scale(t->p, epoch - 1);
@@ -253,6 +261,10 @@ static double train_epoch(struct trial *t, int epoch, size_t *bad_batch)
 		size_t rows = n - start < bs ? n - start : bs;
 		double loss;
 
+		if (stop_requested(stop)) {
+			*stopped = 1;
+			return 0.0;
+		}
 		net_batch_load(&t->batch, t->ds, t->order + start, rows);
 		net_forward(&t->net, &t->batch, rows);
 		loss = net_output_delta(&t->batch, rows, NULL) / (double)rows;
@@ -275,8 +287,8 @@ static void fill_nan(float *curves, size_t n)
 }
 
 int trainer_run(const struct dataset *ds, const struct trial_params *p,
-                float *curves, size_t n_points, struct trial_outcome *out,
-                struct fw_error *err)
+                const struct trainer_stop *stop, float *curves, size_t n_points,
+                struct trial_outcome *out, struct fw_error *err)
 {
 	struct trial t;
 	double t0 = log_now(), loss;
@@ -299,8 +311,15 @@ int trainer_run(const struct dataset *ds, const struct trial_params *p,
 	out->status = TRIAL_DONE;
 	for (int epoch = 1; epoch <= p->n_epochs; epoch++) {
 		size_t bad_batch = 0;
+		int stopped = 0;
 
-		loss = train_epoch(&t, epoch, &bad_batch);
+		loss = train_epoch(&t, epoch, stop, &bad_batch, &stopped);
+		if (stopped) {
+			out->status = TRIAL_PENDING;
+			snprintf(out->message, sizeof(out->message),
+			         "stopped in epoch %d", epoch);
+			break;
+		}
 		if (!isfinite(loss)) {
 			out->status = TRIAL_DIVERGED;
 			snprintf(out->message, sizeof(out->message),

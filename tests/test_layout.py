@@ -54,6 +54,7 @@ ROOT_STRING_ATTRS = [
     "created_utc",
     "command_line",
     "hostname",
+    "writer",
 ]
 # Field names and file types of the tables, in order (struct trial_row and
 # struct stats_row in include/fasweep).

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Tests of one trial: pairing across modes, bit-identical reruns, the fa
- * scale schedule, backprop's own diagnostics, divergence, and which BLAS
- * the trainer's products go to. */
+ * scale schedule, backprop's own diagnostics, divergence, stop requests,
+ * and which BLAS the trainer's products go to. */
 #define _GNU_SOURCE /* dladdr */
 #include <dlfcn.h>
 #include <stdint.h>
@@ -71,7 +71,7 @@ static void run(const struct dataset *ds, const struct trial_params *p,
 {
 	struct fw_error err = {{0}};
 
-	CHECK(trainer_run(ds, p, curves, POINTS, out, &err) == 0);
+	CHECK(trainer_run(ds, p, NULL, curves, POINTS, out, &err) == 0);
 	if (err.msg[0])
 		fprintf(stderr, "trainer_run: %s\n", err.msg);
 }
@@ -167,10 +167,50 @@ static void test_too_few_images(const struct dataset *ds)
 	struct fw_error err = {{0}};
 
 	p.n_train = N_IMAGES;
-	CHECK(trainer_run(ds, &p, curves, POINTS, &out, &err) == -1);
+	CHECK(trainer_run(ds, &p, NULL, curves, POINTS, &out, &err) == -1);
 	CHECK_EQ_INT(out.status, TRIAL_FAILED);
 	CHECK(err.msg[0] != '\0');
 	CHECK(strcmp(out.message, "") != 0);
+}
+
+/* Counts the calls of the stop hook and asks to stop at call limit. */
+struct stop_after {
+	int calls;
+	int limit;
+};
+
+static int stop_after_requested(void *ctx)
+{
+	struct stop_after *s = ctx;
+
+	return ++s->calls >= s->limit;
+}
+
+/* A stop request before a minibatch ends the trial as pending, with the
+ * epochs before it recorded exactly as in a full run and the rest NaN. */
+static void test_stop(const struct dataset *ds)
+{
+	float full[N_CURVES * POINTS], curves[N_CURVES * POINTS];
+	struct trial_params p = params(MODE_FA);
+	struct stop_after counter = {0, 0};
+	struct trainer_stop stop = {stop_after_requested, &counter};
+	struct trial_outcome out;
+	struct fw_error err = {{0}};
+	int per_epoch = (p.n_train + p.batch_size - 1) / p.batch_size;
+
+	run(ds, &p, full, &out);
+	counter.limit = per_epoch + 3; /* the third minibatch of epoch 2 */
+	CHECK(trainer_run(ds, &p, &stop, curves, POINTS, &out, &err) == 0);
+	CHECK_EQ_INT(out.status, TRIAL_PENDING);
+	CHECK_EQ_INT(counter.calls, per_epoch + 3);
+	CHECK(strstr(out.message, "stopped in epoch 2") != NULL);
+	CHECK(isnan(out.final_test_accuracy));
+	for (int c = 0; c < N_CURVES; c++) {
+		CHECK(memcmp(&curves[c * POINTS], &full[c * POINTS],
+		             2 * sizeof(float)) == 0);
+		for (int e = 2; e <= EPOCHS; e++)
+			CHECK(isnan(at(curves, (enum curve_id)c, e)));
+	}
 }
 
 /* libgsl loads GSL's reference CBLAS too; OpenBLAS must be the library
@@ -198,6 +238,7 @@ int main(void)
 	test_fa_scale(&ds);
 	test_divergence(&ds);
 	test_too_few_images(&ds);
+	test_stop(&ds);
 	test_blas_is_openblas();
 	dataset_free(&ds);
 	return check_exit("test_trainer");

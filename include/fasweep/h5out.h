@@ -3,9 +3,13 @@
  * it arrives, writes the stats table, and reads a finished file back for
  * reports. Rank 0 is the only writer; HDF5 is used serially.
  *
+ * The file uses the HDF5 1.10 format and, while trials arrive, SWMR mode:
+ * readers may open it during a sweep with H5F_ACC_SWMR_READ.
+ *
  * Layout (names are the interface):
  *   root attributes  fasweep_version, config, created_utc, mpi_ranks,
- *                    command_line, hostname (strings; mpi_ranks int32)
+ *                    command_line, hostname, writer (strings; mpi_ranks
+ *                    int32)
  *   /mode            dimension scale, variable-length strings
  *   /hidden          dimension scale, int32
  *   /seed            dimension scale, int64
@@ -66,15 +70,25 @@ int h5out_library_init(void);
  * Without force the move is a hard link, so a file that appears at path
  * meanwhile is never replaced.
  * If path exists and force is 0, returns -1 with a message saying to pass
- * --force or choose another name. Returns 0 with *out open for writing;
- * close with h5out_close. */
+ * --force or choose another name. Returns 0 with *out open for writing in
+ * SWMR mode; close with h5out_close. */
 int h5out_create(struct h5out **out, const char *path, const struct grid *g,
                  const struct h5out_meta *meta, int force,
                  struct fw_error *err);
 
-/* Stores one trial: its row in /tables/trials and its curves (N_CURVES x
- * n_points floats, n_points = max_epochs + 1) at flat index trial, then
- * flushes the file. Returns 0 or -1 with err set. */
+/* Reopens the results file at path, written for grid g, to continue a
+ * sweep. The caller has checked with h5out_read_summary and resume_check
+ * that the file belongs to g. writer is the file's writer attribute from
+ * that summary: if it names a fasweep process still running on this host,
+ * returns -1. Otherwise clears the flags a killed writer leaves, records
+ * this process as the writer, and returns 0 with *out open in SWMR mode. */
+int h5out_reopen(struct h5out **out, const char *path, const struct grid *g,
+                 const char *writer, struct fw_error *err);
+
+/* Stores one trial: its curves (N_CURVES x n_points floats, n_points =
+ * max_epochs + 1) at flat index trial, a flush, then its row in
+ * /tables/trials and a flush, so a stored row always has its curves on
+ * disk. Returns 0 or -1 with err set. */
 int h5out_write_trial(struct h5out *o, size_t trial,
                       const struct trial_row *row, const float *curves,
                       struct fw_error *err);
@@ -89,6 +103,7 @@ int h5out_close(struct h5out *o, struct fw_error *err);
 /* A results file read back for reports. */
 struct h5out_summary {
 	char *config; /* the INI text stored in the file */
+	char *writer; /* "HOST PID" of its last writer, NULL if absent */
 	size_t n_trials;
 	struct trial_row *trials; /* n_trials rows, flat trial order */
 	size_t n_stats;

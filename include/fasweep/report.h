@@ -14,6 +14,10 @@
  * that the text states). */
 void report_plan(FILE *out, const struct grid *g);
 
+/* Returns the floating-point operations of one trial, 2 per multiply-add,
+ * training and evaluation included. */
+double report_trial_flops(const struct trial_params *p);
+
 /* Prints trial counts by status, the mean and standard deviation of the
  * final test accuracy per (hidden size, mode), and the stats table. */
 void report_summary(FILE *out, const char *path, const struct h5out_summary *s);

@@ -23,6 +23,13 @@ enum curve_id {
 
 enum trial_status { TRIAL_PENDING, TRIAL_DONE, TRIAL_DIVERGED, TRIAL_FAILED };
 
+/* Asks a running trial to stop: requested(ctx) is called before every
+ * minibatch and returns non-zero to stop. */
+struct trainer_stop {
+	int (*requested)(void *ctx);
+	void *ctx;
+};
+
 #define TRIAL_MESSAGE_MAX 128
 
 /* The result of a finished trial besides its curves. */
@@ -46,11 +53,12 @@ void trainer_pin_blas(void);
  * p->n_epochs + 1; point 0 is the state before training, point e the state
  * after epoch e. Points that are not computed are set to NaN. A NaN or inf
  * in the loss stops training with status TRIAL_DIVERGED, which is a result,
- * not an error. Returns 0 with *out filled, or -1 with err set when the
- * trial cannot run (no memory, too few images); out->status is then
- * TRIAL_FAILED. */
+ * not an error. When stop is not NULL and asks to stop, training ends with
+ * status TRIAL_PENDING: the trial is unfinished and must run again. Returns
+ * 0 with *out filled, or -1 with err set when the trial cannot run (no
+ * memory, too few images); out->status is then TRIAL_FAILED. */
 int trainer_run(const struct dataset *ds, const struct trial_params *p,
-                float *curves, size_t n_points, struct trial_outcome *out,
-                struct fw_error *err);
+                const struct trainer_stop *stop, float *curves, size_t n_points,
+                struct trial_outcome *out, struct fw_error *err);
 
 #endif
