@@ -1408,6 +1408,56 @@ fail:
 	return -1;
 }
 
+int h5out_write_curves(struct h5out *o, size_t trial, const float *curves,
+                       struct fw_error *err)
+{
+	struct h5ctx c = {o->path, err, HINT_WRITE};
+	struct h5_quiet quiet;
+	size_t n_trials = o->n_modes * o->n_hidden * o->n_seeds;
+	int status = -1;
+
+	h5_quiet_begin(&quiet);
+	if (trial >= n_trials)
+		fw_error_set(err,
+		             "%s: trial index %zu is out of range; the grid "
+		             "has %zu trials",
+		             o->path, trial, n_trials);
+	else if (trial_curves_write(&c, o, trial, curves) == 0)
+		status = 0;
+	h5_quiet_end(&quiet);
+	return status;
+}
+
+int h5out_write_row(struct h5out *o, size_t trial, const struct trial_row *row,
+                    struct fw_error *err)
+{
+	struct h5ctx c = {o->path, err, HINT_WRITE};
+	struct h5_quiet quiet;
+	int status = -1;
+
+	h5_quiet_begin(&quiet);
+	if (trial_key_check(o, trial, row, err) == 0 &&
+	    trial_row_write(&c, o, trial, row) == 0)
+		status = 0;
+	h5_quiet_end(&quiet);
+	return status;
+}
+
+int h5out_flush(struct h5out *o, struct fw_error *err)
+{
+	struct h5ctx c = {o->path, err, HINT_WRITE};
+	struct h5_quiet quiet;
+	int status = -1;
+
+	h5_quiet_begin(&quiet);
+	CHECK(&c, H5Fflush(o->file, H5F_SCOPE_LOCAL));
+	status = 0;
+
+fail:
+	h5_quiet_end(&quiet);
+	return status;
+}
+
 int h5out_write_trial(struct h5out *o, size_t trial,
                       const struct trial_row *row, const float *curves,
                       struct fw_error *err)

@@ -93,6 +93,16 @@ int h5out_write_trial(struct h5out *o, size_t trial,
                       const struct trial_row *row, const float *curves,
                       struct fw_error *err);
 
+/* The steps of h5out_write_trial, for a writer that stores many trials
+ * between flushes: write the curves of every trial, h5out_flush, then
+ * their rows, then h5out_flush again, so that a row never reaches the disk
+ * before its curves. None of the three flushes by itself. */
+int h5out_write_curves(struct h5out *o, size_t trial, const float *curves,
+                       struct fw_error *err);
+int h5out_write_row(struct h5out *o, size_t trial, const struct trial_row *row,
+                    struct fw_error *err);
+int h5out_flush(struct h5out *o, struct fw_error *err);
+
 /* Writes /tables/stats (replacing any earlier one) and flushes. */
 int h5out_write_stats(struct h5out *o, const struct stats_row *rows,
                       size_t n_rows, struct fw_error *err);
