@@ -7,7 +7,8 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin
 	  libhdf5-dev hdf5-tools libinih-dev libgsl-dev libopenblas-dev
 	  librandom123-dev zlib1g-dev python3 python3-h5py python3-numpy
-	  python3-scipy python3-xarray python3-h5netcdf python3-matplotlib)
+	  python3-scipy python3-xarray python3-h5netcdf python3-matplotlib
+	  slurm-wlm munge clang libclang-rt-dev)
 
 missing=()
 for p in "${packages[@]}"; do
