@@ -72,6 +72,11 @@ static const struct number_rule seed_rule = {.name = "seeds",
                                              .min = 0,
                                              .max = INT64_MAX,
                                              .example = "1"};
+static const struct number_rule max_trials_rule = {.name = "max_trials",
+                                                   .integer = 1,
+                                                   .min = 1,
+                                                   .max = INT64_MAX,
+                                                   .example = "1000000"};
 
 /* Every key of the INI file, in the order of the key table. */
 enum key_index {
@@ -88,6 +93,7 @@ enum key_index {
 	K_HIDDEN,
 	K_SEEDS,
 	K_ZIP,
+	K_MAX_TRIALS,
 	K_BASELINE,
 	N_KEYS
 };
@@ -131,6 +137,7 @@ static int parse_modes(struct parse_ctx *c, int k, const char *value);
 static int parse_hidden(struct parse_ctx *c, int k, const char *value);
 static int parse_seeds(struct parse_ctx *c, int k, const char *value);
 static int parse_zip(struct parse_ctx *c, int k, const char *value);
+static int parse_max_trials(struct parse_ctx *c, int k, const char *value);
 
 /* One INI key: where it lives and how its value is parsed. */
 struct key_desc {
@@ -158,6 +165,7 @@ static const struct key_desc keys[N_KEYS] = {
         [K_HIDDEN] = {"sweep", "hidden", parse_hidden, 0, "20, 100, 1000"},
         [K_SEEDS] = {"sweep", "seeds", parse_seeds, 0, "1-30"},
         [K_ZIP] = {"sweep", "zip", parse_zip, 0, NULL},
+        [K_MAX_TRIALS] = {"sweep", "max_trials", parse_max_trials, 0, NULL},
         [K_BASELINE] = {"stats", "baseline", parse_baseline, 0, NULL},
 };
 
@@ -924,6 +932,21 @@ static int parse_seeds(struct parse_ctx *c, int k, const char *value)
 	return 0;
 }
 
+static int parse_max_trials(struct parse_ctx *c, int k, const char *value)
+{
+	int64_t n;
+
+	if (value[0] == '\0')
+		return key_error(c, k,
+		                 "empty; give the largest number of trials to "
+		                 "accept, such as %s",
+		                 max_trials_rule.example);
+	if (parse_list_int(c, k, &max_trials_rule, value, 0, &n) != 0)
+		return -1;
+	c->g->max_trials = n;
+	return 0;
+}
+
 /* ---- [sweep] zip ---- */
 
 static int find_setting(const char *name)
@@ -1227,6 +1250,44 @@ static int check_batch(struct parse_ctx *c)
 	                 batch_size, where);
 }
 
+/* Returns the ending of a count's noun: "" for one, "s" otherwise. */
+static const char *plural(size_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* Rejects a grid of more trials than max_trials. Without a max_trials key
+ * the message names the longer of the hidden and seeds lists, the likelier
+ * place of a typo. */
+static int check_n_trials(struct parse_ctx *c)
+{
+	const struct grid *g = c->g;
+	uint64_t n = (uint64_t)g->n_modes * g->n_hidden * g->n_seeds;
+	int k = g->n_hidden > g->n_seeds ? K_HIDDEN : K_SEEDS;
+
+	if (n <= (uint64_t)g->max_trials)
+		return 0;
+	if (c->seen[K_MAX_TRIALS].line != 0)
+		return key_error(
+		        c, K_MAX_TRIALS,
+		        "the grid has %zu mode%s x %zu hidden size%s x "
+		        "%zu seed%s = %" PRIu64 " trials; shorten "
+		        "[sweep] hidden or seeds, or raise max_trials "
+		        "to %" PRIu64 " if the sweep is meant",
+		        g->n_modes, plural(g->n_modes), g->n_hidden,
+		        plural(g->n_hidden), g->n_seeds, plural(g->n_seeds), n,
+		        n);
+	return key_error(c, k,
+	                 "the grid has %zu mode%s x %zu hidden size%s x %zu "
+	                 "seed%s = %" PRIu64 " trials, more than the %" PRId64
+	                 " that max_trials allows by default; shorten the "
+	                 "list, or add 'max_trials = %" PRIu64 "' to [sweep] "
+	                 "if the sweep is meant",
+	                 g->n_modes, plural(g->n_modes), g->n_hidden,
+	                 plural(g->n_hidden), g->n_seeds, plural(g->n_seeds), n,
+	                 g->max_trials, n);
+}
+
 static void set_max_epochs(struct grid *g)
 {
 	const struct grid_setting *s = &g->settings[SET_EPOCHS];
@@ -1240,9 +1301,10 @@ static void set_max_epochs(struct grid *g)
 
 static int finish(struct parse_ctx *c)
 {
-	if (check_required(c) != 0 || apply_zip(c) != 0 ||
-	    check_lists_zipped(c) != 0 || check_baseline(c) != 0 ||
-	    check_probe(c) != 0 || check_batch(c) != 0)
+	if (check_required(c) != 0 || check_n_trials(c) != 0 ||
+	    apply_zip(c) != 0 || check_lists_zipped(c) != 0 ||
+	    check_baseline(c) != 0 || check_probe(c) != 0 ||
+	    check_batch(c) != 0)
 		return -1;
 	set_max_epochs(c->g);
 	return 0;
@@ -1264,6 +1326,7 @@ static int set_defaults(struct grid *g, const char *path, const char *text)
 	g->split = SPLIT_POOLED;
 	g->fa_scale = FA_SCALE_LOG_EPOCH;
 	g->baseline = MODE_BP;
+	g->max_trials = GRID_DEFAULT_MAX_TRIALS;
 
 	for (id = 0; id < N_SETTINGS; id++) {
 		s = &g->settings[id];

@@ -78,8 +78,8 @@ static const struct {
 	"check free disk space and that no other program has the file open"
 #define HINT_READ "the file may be truncated or damaged"
 #define HINT_OPEN                                                              \
-	"the file is damaged, or locked by a writer that lets no reader in; "  \
-	"wait for that writer to end"
+	"the file is damaged or truncated, or a writer that lets no reader "   \
+	"in has it open"
 
 /* Context of the HDF5 calls for error reports: the file, the error and
  * what the user can do about a failure. */
@@ -1096,8 +1096,17 @@ static int h5out_close_handles(struct h5out *o, struct fw_error *err)
 	return status;
 }
 
+/* An existing HDF5 file may be a sweep to continue, so its hint names
+ * --resume too. */
 static int target_exists_error(const char *path, struct fw_error *err)
 {
+	if (H5Fis_hdf5(path) > 0)
+		return fw_error_set(
+		        err,
+		        "%s already exists; pass --resume to continue "
+		        "it, --force to replace it, or -o to write "
+		        "elsewhere",
+		        path);
 	return fw_error_set(err,
 	                    "%s already exists; pass --force to replace it or "
 	                    "-o to write elsewhere",
@@ -1635,7 +1644,10 @@ static int summary_check_file(const char *path, struct fw_error *err)
 
 	if (stat(path, &st) != 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
-			return fw_error_set(err, "%s: not found", path);
+			return fw_error_set(err,
+			                    "%s: not found; give the results "
+			                    "file that fasweep run wrote",
+			                    path);
 		return fw_error_set(err, "cannot read %s: %s", path,
 		                    strerror(errno));
 	}
@@ -1722,7 +1734,8 @@ int h5out_read_summary(const char *path, struct h5out_summary *s,
 	if (!is_fasweep) {
 		fw_error_set(err,
 		             "%s: not a fasweep results file (no "
-		             "fasweep_version attribute)",
+		             "fasweep_version attribute); give the results "
+		             "file that fasweep run wrote",
 		             path);
 		goto fail;
 	}

@@ -428,6 +428,63 @@ static const struct bad_case bad_cases[] = {
          "[network]\nbroken line\nepochs = 0\n" SWEEP,
          2,
          {"syntax error"}},
+        {"too_many_trials",
+         "[sweep]\nmodes = bp, fa, onehot\nhidden = 1-100\nseeds = 1-4000\n",
+         4,
+         {"[sweep] seeds = 1-4000: the grid has 3 modes x 100 hidden sizes "
+          "x 4000 seeds = 1200000 trials, more than the 1000000 that "
+          "max_trials allows by default",
+          "add 'max_trials = 1200000' to [sweep] if the sweep is meant"}},
+        {"too_many_trials_by_one",
+         "[sweep]\nmodes = bp\nhidden = 1-101\nseeds = 1-9901\n",
+         4,
+         {"[sweep] seeds = 1-9901:", "= 1000001 trials, more than the "
+                                     "1000000"}},
+        {"too_many_trials_hidden",
+         "[sweep]\nmodes = bp\nhidden = 1-2000\nseeds = 1-501\n",
+         3,
+         {"[sweep] hidden = 1-2000: the grid has 1 mode x 2000 hidden sizes "
+          "x 501 seeds = 1002000 trials"}},
+        {"max_trials_below_grid",
+         SWEEP "max_trials = 11\n",
+         5,
+         {"[sweep] max_trials = 11: the grid has 2 modes x 2 hidden sizes x "
+          "3 seeds = 12 trials; shorten [sweep] hidden or seeds, or raise "
+          "max_trials to 12 if the sweep is meant"}},
+        {"max_trials_zero",
+         SWEEP "max_trials = 0\n",
+         5,
+         {"[sweep] max_trials = 0: must be an integer >= 1"}},
+        {"max_trials_negative",
+         SWEEP "max_trials = -5\n",
+         5,
+         {"[sweep] max_trials = -5: must be an integer >= 1"}},
+        {"max_trials_real",
+         SWEEP "max_trials = 2e6\n",
+         5,
+         {"[sweep] max_trials = 2e6: must be an integer >= 1"}},
+        {"max_trials_list",
+         SWEEP "max_trials = 5, 6\n",
+         5,
+         {"[sweep] max_trials = 5, 6: not an integer; write an integer such "
+          "as 1000000"}},
+        {"max_trials_empty",
+         SWEEP "max_trials =\n",
+         5,
+         {"[sweep] max_trials = : empty; give the largest number of trials "
+          "to accept, such as 1000000"}},
+        {"max_trials_wrong_section",
+         "[network]\nmax_trials = 5\n" SWEEP,
+         2,
+         {"unknown key 'max_trials' in [network]"}},
+        {"max_trials_duplicate",
+         SWEEP "max_trials = 50\nmax_trials = 60\n",
+         6,
+         {"[sweep] max_trials = 60: duplicate key, already set on line 5"}},
+        {"max_trials_zipped",
+         SWEEP "zip = hidden, max_trials\n",
+         5,
+         {"'max_trials' is not a numeric setting"}},
         {"key_error_before_syntax",
          "[network]\nepochs = 0\nbroken line\n" SWEEP,
          2,
@@ -606,6 +663,61 @@ static void check_long_case(const struct long_case *lc)
 		CHECK_HAS(err.msg, lc->want[i]);
 	if (getenv("TEST_GRID_VERBOSE") != NULL)
 		printf("%s\n", err.msg);
+}
+
+/* [sweep] max_trials: its default, a grid exactly at the limit, and a grid
+ * above the default that the key lets through. */
+static void check_max_trials(void)
+{
+	struct grid g;
+	struct fw_error err;
+
+	current = "max_trials_default";
+	CHECK_INT(load_text("max_trials_default", SWEEP, &g, &err), 0);
+	CHECK_INT(g.max_trials, GRID_DEFAULT_MAX_TRIALS);
+	CHECK_INT(GRID_DEFAULT_MAX_TRIALS, 1000000);
+	grid_free(&g);
+
+	current = "max_trials_at_default";
+	CHECK_INT(load_text("max_trials_at_default",
+	                    "[sweep]\nmodes = bp\nhidden = 1-1000\n"
+	                    "seeds = 1-1000\n",
+	                    &g, &err),
+	          0);
+	CHECK_STR(err.msg, "");
+	CHECK_INT(grid_n_trials(&g), 1000000);
+	grid_free(&g);
+
+	current = "max_trials_raised";
+	CHECK_INT(load_text("max_trials_raised",
+	                    "[sweep]\nmodes = bp, fa, onehot\n"
+	                    "hidden = 1-100\nseeds = 1-4000\n"
+	                    "max_trials = 1200000\n",
+	                    &g, &err),
+	          0);
+	CHECK_STR(err.msg, "");
+	CHECK_INT(g.max_trials, 1200000);
+	CHECK_INT(grid_n_trials(&g), 1200000);
+	grid_free(&g);
+
+	current = "max_trials_equal_to_grid";
+	CHECK_INT(load_text("max_trials_equal_to_grid",
+	                    SWEEP "max_trials = 12\n", &g, &err),
+	          0);
+	CHECK_STR(err.msg, "");
+	CHECK_INT(g.max_trials, 12);
+	grid_free(&g);
+
+	/* The largest grid the lists allow: 3 x 100000 x 100000 trials. */
+	current = "max_trials_largest_grid";
+	CHECK_INT(load_text("max_trials_largest_grid",
+	                    "[sweep]\nmodes = bp, fa, onehot\n"
+	                    "hidden = 1-100000\nseeds = 1-100000\n",
+	                    &g, &err),
+	          -1);
+	CHECK_HAS(err.msg, "= 30000000000 trials");
+	CHECK_HAS(err.msg, "add 'max_trials = 30000000000' to [sweep]");
+	grid_free(&g);
 }
 
 static void check_missing_file(void)
@@ -1110,6 +1222,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(long_cases) / sizeof(long_cases[0]); i++)
 		check_long_case(&long_cases[i]);
 	check_missing_file();
+	check_max_trials();
 	check_defaults();
 	check_lists();
 	check_zip_hidden();

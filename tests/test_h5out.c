@@ -3,9 +3,9 @@
  * checks every field. Further checks cover rejecting an existing file,
  * --force, concurrent creation, writing a trial in place, the exit status
  * and message after a full disk, and the messages for unwritable
- * directories and foreign files. Leaves DIR/layout.h5 in place for test_layout.py,
- * which checks its layout with h5py and xarray and must agree with the
- * values written here. */
+ * directories and foreign files. Leaves DIR/layout.h5 in place for
+ * test_layout.py, which checks its layout with h5py and xarray and must agree
+ * with the values written here. */
 #include "fasweep/h5out.h"
 
 #include <dirent.h>
@@ -416,8 +416,8 @@ static void test_existing_rejected(const char *path, const struct grid *g)
 	EXPECT_INT(h5out_create(&o, path, g, &test_meta, 0, &err), -1);
 	EXPECT_INT(o == NULL, 1);
 	snprintf(want, sizeof(want),
-	         "%s already exists; pass --force to replace it or -o to "
-	         "write elsewhere",
+	         "%s already exists; pass --resume to continue it, --force to "
+	         "replace it, or -o to write elsewhere",
 	         path);
 	EXPECT_STR(err.msg, want);
 
@@ -562,7 +562,8 @@ static void test_foreign_files(const char *dir)
 		if (strcmp(subs[i], "other.h5") == 0)
 			snprintf(want, sizeof(want),
 			         "%s: not a fasweep results file (no "
-			         "fasweep_version attribute)",
+			         "fasweep_version attribute); give the results "
+			         "file that fasweep run wrote",
 			         path);
 		else
 			snprintf(want, sizeof(want),
@@ -576,7 +577,10 @@ static void test_foreign_files(const char *dir)
 	}
 
 	snprintf(path, sizeof(path), "%s/missing.h5", dir);
-	snprintf(want, sizeof(want), "%s: not found", path);
+	snprintf(want, sizeof(want),
+	         "%s: not found; give the results file that fasweep run "
+	         "wrote",
+	         path);
 	fw_error_clear(&err);
 	EXPECT_INT(h5out_read_summary(path, &s, &err), -1);
 	EXPECT_STR(err.msg, want);
@@ -796,8 +800,8 @@ static void racer(int start_fd, const char *path, const struct grid *g)
 		_exit(h5out_close(o, &err) == 0 ? RACER_CREATED : RACER_OTHER);
 
 	snprintf(want, sizeof(want),
-	         "%s already exists; pass --force to replace it or -o to "
-	         "write elsewhere",
+	         "%s already exists; pass --resume to continue it, --force to "
+	         "replace it, or -o to write elsewhere",
 	         path);
 	if (strcmp(err.msg, want) == 0)
 		_exit(RACER_REFUSED);

@@ -25,6 +25,11 @@ enum fa_scale {
 	FA_SCALE_CONSTANT   /* s = 1 */
 };
 
+/* Default of [sweep] max_trials, the largest number of trials a grid may
+ * have. The replication has 360 trials, so a grid of millions more likely
+ * comes from a typo in a range than from a sweep anyone means to run. */
+#define GRID_DEFAULT_MAX_TRIALS 1000000
+
 /* The axes of the grid, in the order of the curve arrays. */
 enum grid_axis { AXIS_MODE, AXIS_HIDDEN, AXIS_SEED, N_AXES, AXIS_NONE = -1 };
 
@@ -78,6 +83,8 @@ struct grid {
 	int64_t *seeds; /* [sweep] seeds, in file order */
 	struct grid_setting settings[N_SETTINGS];
 	int32_t max_epochs; /* largest value of epochs over all trials */
+	int64_t max_trials; /* [sweep] max_trials: grid_parse rejects a grid
+	                       of more trials */
 };
 
 /* Returns the INI name of a mode ("bp", "fa", "onehot"). */
