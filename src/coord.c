@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -644,21 +645,28 @@ static void poll_stop(struct sweep *s)
 
 /* Waits for the next result message without spinning a core, because rank
  * 0 usually shares its core with a worker, and watches for stop signals.
+ * The pause between polls starts at 10 us, so a burst of results is taken
+ * quickly. It doubles up to 1 ms while nothing arrives, and at that length
+ * rank 0 is idle and commits the results it stored.
  * NOTE: there is no timeout. A worker that dies without the launcher ending
  * the job (Open MPI's default is to end it) leaves rank 0 waiting. */
 static void wait_for_result(struct sweep *s, MPI_Status *st)
 {
-	const struct timespec pause = {0, 1000000}; /* 1 ms */
+	const long pause_max = 1000000; /* ns */
+	long pause = 10000;             /* ns */
 	int ready = 0;
 
 	for (;;) {
+		struct timespec ts = {0, pause};
+
 		MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, s->comm, &ready, st);
 		if (ready)
 			break;
-		if (s->n_unflushed > 0 && commit(s) != 0)
+		if (pause == pause_max && s->n_unflushed > 0 && commit(s) != 0)
 			abort_sweep(s);
 		poll_stop(s);
-		nanosleep(&pause, NULL);
+		nanosleep(&ts, NULL);
+		pause = pause * 2 < pause_max ? pause * 2 : pause_max;
 	}
 	MPI_Recv(s->msg, (int)s->msg_size, MPI_BYTE, st->MPI_SOURCE, TAG_RESULT,
 	         s->comm, st);
@@ -775,7 +783,7 @@ static int finish_stopped(struct sweep *s)
 	return COORD_EXIT_STOPPED;
 }
 
-/* Rank 0: says how many seeds each comparison lost to unfinished pairs. */
+/* Rank 0: logs how many seeds each comparison lost to unfinished pairs. */
 static void log_dropped(struct sweep *s, const struct stats_row *rows,
                         size_t n_rows)
 {
@@ -883,6 +891,47 @@ static void sweep_free(struct sweep *s)
 	grid_free(&s->grid);
 }
 
+/* Returns the value in kB of the line "key: N kB" of a /proc file, or
+ * -1. */
+static long proc_kb(const char *path, const char *key)
+{
+	char line[256];
+	size_t len = strlen(key);
+	long kb = -1;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return -1;
+	while (kb < 0 && fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, key, len) == 0 && line[len] == ':')
+			kb = strtol(line + len + 1, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* Logs this rank's CPU time, peak resident memory, private memory and
+ * proportional share (PSS), which divides the node's shared MNIST among the
+ * ranks that map it. */
+static void log_memory(const struct sweep *s)
+{
+	const char *rollup = "/proc/self/smaps_rollup";
+	long hwm = proc_kb("/proc/self/status", "VmHWM");
+	long pss = proc_kb(rollup, "Pss");
+	long own = proc_kb(rollup, "Private_Clean") +
+	           proc_kb(rollup, "Private_Dirty");
+
+	struct rusage ru;
+	double cpu = -1.0;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		cpu = (double)ru.ru_utime.tv_sec + 1e-6 * ru.ru_utime.tv_usec +
+		      (double)ru.ru_stime.tv_sec + 1e-6 * ru.ru_stime.tv_usec;
+	log_msg(&s->log, s->rank == 0 ? LOG_INFO : LOG_DEBUG,
+	        "resources: cpu %.2f s; peak resident %.1f MB; now private "
+	        "%.1f MB, proportional share %.1f MB",
+	        cpu, hwm / 1024.0, own / 1024.0, pss / 1024.0);
+}
+
 int coord_run(const struct run_options *opt, MPI_Comm comm)
 {
 	struct sweep s;
@@ -915,6 +964,7 @@ int coord_run(const struct run_options *opt, MPI_Comm comm)
 	}
 
 out:
+	log_memory(&s);
 	sweep_free(&s);
 	return rc < 0 ? 1 : rc;
 }
