@@ -4,6 +4,7 @@
  * trainer.c, the file layout in h5out.c. */
 #include "fasweep/coord.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "fasweep/final.h"
 #include "fasweep/grid.h"
 #include "fasweep/h5out.h"
+#include "fasweep/net.h"
 #include "fasweep/node_data.h"
 #include "fasweep/report.h"
 #include "fasweep/resume.h"
@@ -32,8 +34,11 @@ enum {
 	WORK_STOP = -2  /* stopping: receive the TAG_STOP message, then exit */
 };
 
-/* Header of a result message; N_CURVES x n_points floats follow. Ranks are
- * assumed to share one binary layout (one cluster, one build). */
+/* Header of a result message; N_CURVES x n_points floats follow. With
+ * [output] save_weights, a done or diverged trial's weights follow them:
+ * W1, W2 and B of each stored stage, then the training and test indices
+ * (weights_bind). Ranks are assumed to share one binary layout (one
+ * cluster, one build). */
 struct result_msg {
 	int64_t trial;  /* flat trial index, -1 for "ready" */
 	int32_t status; /* enum trial_status */
@@ -56,7 +61,10 @@ struct sweep {
 	size_t n_points; /* max_epochs + 1 */
 	char host[H5OUT_HOST_MAX];
 	unsigned char *msg; /* one result message */
-	size_t msg_size;
+	size_t msg_size;    /* the buffer: the largest message of the grid */
+	size_t base_size;   /* header and curves, the size without weights */
+	int n_received;     /* bytes of the last message rank 0 received, -1
+	                       while it runs trials itself */
 	/* Rank 0 only. */
 	struct h5out *out;
 	struct trial_row *rows; /* n_trials, flat order */
@@ -87,6 +95,65 @@ struct sweep {
 static float *msg_curves(const struct sweep *s)
 {
 	return (float *)(s->msg + sizeof(struct result_msg));
+}
+
+/* Returns the bytes of a trial's weights and indices in a result message,
+ * 0 without save_weights. */
+static size_t weights_size(const struct grid *g, const struct trial_params *p)
+{
+	size_t h = (size_t)p->n_hidden;
+	size_t per_stage = NET_INPUTS * h + (h + 1) * NET_OUTPUTS +
+	                   h * NET_OUTPUTS; /* floats of W1, W2 and B */
+	size_t n_stages = grid_n_stages(g);
+
+	if (n_stages == 0)
+		return 0;
+	return sizeof(float) * n_stages * per_stage +
+	       sizeof(uint32_t) * ((size_t)p->n_train + (size_t)p->n_test);
+}
+
+/* Points w into the message buffer after the curves: W1, W2 and B of each
+ * stored stage in stage order, then the training and test indices. */
+static void weights_bind(const struct sweep *s, const struct trial_params *p,
+                         struct trial_weights *w)
+{
+	size_t h = (size_t)p->n_hidden;
+	float *f = (float *)(s->msg + s->base_size);
+
+	memset(w, 0, sizeof(*w));
+	for (int st = 0; st < N_STAGES; st++) {
+		if (!s->grid.save_weights[st])
+			continue;
+		w->w1[st] = f;
+		f += NET_INPUTS * h;
+		w->w2[st] = f;
+		f += (h + 1) * NET_OUTPUTS;
+		w->feedback[st] = f;
+		f += h * NET_OUTPUTS;
+	}
+	w->n_train = (size_t)p->n_train;
+	w->n_test = (size_t)p->n_test;
+	w->train_index = (uint32_t *)f;
+	w->test_index = w->train_index + w->n_train;
+}
+
+/* Returns 1 if the result carries weights: save_weights is on and the
+ * trial is done or diverged, the results that are stored. */
+static int msg_has_weights(const struct sweep *s, const struct result_msg *m)
+{
+	return s->msg_size > s->base_size && m->trial >= 0 &&
+	       (m->status == TRIAL_DONE || m->status == TRIAL_DIVERGED);
+}
+
+/* Returns the bytes of the result message in the buffer. */
+static size_t msg_length(const struct sweep *s, const struct result_msg *m)
+{
+	struct trial_params p;
+
+	if (!msg_has_weights(s, m))
+		return s->base_size;
+	grid_trial_params(&s->grid, (size_t)m->trial, &p);
+	return s->base_size + weights_size(&s->grid, &p);
 }
 
 /* Rank 0 reads and validates the INI file and broadcasts its text. The
@@ -396,16 +463,27 @@ static void log_stored(struct sweep *s, const struct trial_row *row, int status)
 	        row->message[0] ? " message=" : "", row->message);
 }
 
-/* Rank 0: checks the result in the message buffer. */
+/* Rank 0: checks the result in the message buffer, and its length when
+ * it came from a worker. */
 static int result_check(struct sweep *s, const struct result_msg *m)
 {
-	if (m->trial >= 0 && (uint64_t)m->trial < s->n_trials &&
-	    m->status >= TRIAL_PENDING && m->status <= TRIAL_FAILED)
+	size_t expected;
+
+	if (m->trial < 0 || (uint64_t)m->trial >= s->n_trials ||
+	    m->status < TRIAL_PENDING || m->status > TRIAL_FAILED) {
+		log_msg(&s->log, LOG_ERROR,
+		        "rank %d sent an invalid result (trial %lld, status "
+		        "%d); the ranks do not run the same fasweep build",
+		        (int)m->rank, (long long)m->trial, (int)m->status);
+		return -1;
+	}
+	expected = msg_length(s, m);
+	if (s->n_received < 0 || (size_t)s->n_received == expected)
 		return 0;
 	log_msg(&s->log, LOG_ERROR,
-	        "rank %d sent an invalid result (trial %lld, status %d); "
-	        "the ranks do not run the same fasweep build",
-	        (int)m->rank, (long long)m->trial, (int)m->status);
+	        "rank %d sent a result of %d bytes for trial %lld, but its "
+	        "grid needs %zu; the ranks do not run the same fasweep build",
+	        (int)m->rank, s->n_received, (long long)m->trial, expected);
 	return -1;
 }
 
@@ -451,18 +529,28 @@ static int store_result(struct sweep *s)
 	row->rank = m->rank;
 	memcpy(row->host, m->host, sizeof(row->host));
 	memcpy(row->message, m->message, sizeof(row->message));
+	grid_trial_params(&s->grid, (size_t)m->trial, &p);
 	if (h5out_write_curves(s->out, (size_t)m->trial, msg_curves(s), &err) !=
-	    0) {
-		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
-		return -1;
+	    0)
+		goto fail;
+	if (msg_has_weights(s, m)) {
+		struct trial_weights w;
+
+		weights_bind(s, &p, &w);
+		if (h5out_write_weights(s->out, (size_t)m->trial, &w, &err) !=
+		    0)
+			goto fail;
 	}
 	s->unflushed[s->n_unflushed++] = (size_t)m->trial;
 
 	s->n_stored++;
-	grid_trial_params(&s->grid, (size_t)m->trial, &p);
 	s->flops_stored += report_trial_flops(&p);
 	log_stored(s, row, m->status);
 	return 0;
+
+fail:
+	log_msg(&s->log, LOG_ERROR, "%s", err.msg);
+	return -1;
 }
 
 /* Rank 0: a trial that a stop request interrupted stays pending. */
@@ -521,16 +609,26 @@ static void run_trial(struct sweep *s, size_t t)
 	struct trainer_stop stop = {s->rank == 0 ? stop_alone : stop_worker, s};
 	struct trial_outcome outcome;
 	struct trial_params p;
+	struct trial_weights weights;
+	struct trial_weights *saved = NULL; /* NULL without save_weights */
 	struct fw_error err = {{0}};
 
 	grid_trial_params(&s->grid, t, &p);
+	if (s->msg_size > s->base_size) {
+		weights_bind(s, &p, &weights);
+		saved = &weights;
+	}
 	log_msg(&s->log, LOG_DEBUG, "trial started mode=%s hidden=%d seed=%lld",
 	        grid_mode_name(p.mode), (int)p.n_hidden, (long long)p.seed);
-	if (s->synthetic)
+	if (s->synthetic) {
 		synthetic_trial(s, t, &p, msg_curves(s), &outcome);
-	else
-		trainer_run(&s->nd.ds, &p, &stop, msg_curves(s), s->n_points,
-		            &outcome, &err);
+
+		/* All bits set: NaN weights and UINT32_MAX indices. */
+		memset(s->msg + s->base_size, 0xff, weights_size(&s->grid, &p));
+	} else {
+		trainer_run_with_weights(&s->nd.ds, &p, &stop, msg_curves(s),
+		                         s->n_points, saved, &outcome, &err);
+	}
 
 	memset(m, 0, sizeof(*m));
 	m->trial = (int64_t)t;
@@ -670,6 +768,7 @@ static void wait_for_result(struct sweep *s, MPI_Status *st)
 	}
 	MPI_Recv(s->msg, (int)s->msg_size, MPI_BYTE, st->MPI_SOURCE, TAG_RESULT,
 	         s->comm, st);
+	MPI_Get_count(st, MPI_BYTE, &s->n_received);
 }
 
 /* Rank 0: what worker r gets next: a trial, WORK_NONE, or WORK_STOP when a
@@ -739,7 +838,7 @@ static void work(struct sweep *s)
 		int64_t t;
 		int ignored;
 
-		MPI_Send(s->msg, (int)s->msg_size, MPI_BYTE, 0, TAG_RESULT,
+		MPI_Send(s->msg, (int)msg_length(s, m), MPI_BYTE, 0, TAG_RESULT,
 		         s->comm);
 		MPI_Recv(&t, 1, MPI_INT64_T, 0, TAG_WORK, s->comm,
 		         MPI_STATUS_IGNORE);
@@ -844,6 +943,43 @@ static void log_start(struct sweep *s)
 	        s->opt->output_path);
 }
 
+/* Sizes the message buffer for the largest result of the grid. MPI counts
+ * are int, so a result of more than INT_MAX bytes, which only weights of
+ * very large hidden sizes or n_train reach, ends the sweep on every rank
+ * alike. */
+static int msg_size_init(struct sweep *s)
+{
+	struct trial_params p;
+	size_t max = 0, max_trial = 0;
+
+	s->msg_size = s->base_size;
+	if (grid_n_stages(&s->grid) == 0)
+		return 0;
+	for (size_t t = 0; t < s->n_trials; t++) {
+		size_t size;
+
+		grid_trial_params(&s->grid, t, &p);
+		size = weights_size(&s->grid, &p);
+		if (size > max) {
+			max = size;
+			max_trial = t;
+		}
+	}
+	s->msg_size += max;
+	if (s->msg_size <= INT_MAX)
+		return 0;
+	grid_trial_params(&s->grid, max_trial, &p);
+	if (s->rank == 0)
+		log_msg(&s->log, LOG_ERROR,
+		        "%s: with [output] save_weights the result of the "
+		        "trial at hidden %d, seed %lld takes %zu bytes, more "
+		        "than one MPI message carries (%d); store fewer "
+		        "stages, or lower hidden or n_train",
+		        s->grid.path, (int)p.n_hidden, (long long)p.seed,
+		        s->msg_size, INT_MAX);
+	return -1;
+}
+
 static int sweep_init(struct sweep *s, const struct run_options *opt,
                       MPI_Comm comm)
 {
@@ -853,6 +989,7 @@ static int sweep_init(struct sweep *s, const struct run_options *opt,
 	s->comm = comm;
 	s->t_start = log_now();
 	s->t_commit = s->t_start;
+	s->n_received = -1;
 	s->synthetic = getenv("FASWEEP_SYNTHETIC_TRIALS") != NULL &&
 	               strcmp(getenv("FASWEEP_SYNTHETIC_TRIALS"), "1") == 0;
 	MPI_Comm_rank(comm, &s->rank);
@@ -869,8 +1006,10 @@ static int sweep_init(struct sweep *s, const struct run_options *opt,
 	}
 	s->n_trials = grid_n_trials(&s->grid);
 	s->n_points = (size_t)s->grid.max_epochs + 1;
-	s->msg_size = sizeof(struct result_msg) +
-	              sizeof(float) * N_CURVES * s->n_points;
+	s->base_size = sizeof(struct result_msg) +
+	               sizeof(float) * N_CURVES * s->n_points;
+	if (msg_size_init(s) != 0)
+		return -1;
 	s->msg = calloc(1, s->msg_size);
 	if (s->msg == NULL) {
 		log_msg(&s->log, LOG_ERROR, "out of memory");

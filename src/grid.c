@@ -36,8 +36,9 @@ static const char *const axis_names[N_AXES] = {"mode", "hidden", "seed"};
 static const char *const axis_nouns[N_AXES] = {"mode", "hidden size", "seed"};
 static const char *const split_names[] = {"pooled", "standard"};
 static const char *const fa_scale_names[] = {"log_epoch", "constant"};
-static const char *const section_names[] = {"data", "network", "feedback",
-                                            "sweep", "stats"};
+static const char *const stage_names[N_STAGES] = {"initial", "final"};
+static const char *const section_names[] = {"data",  "network", "feedback",
+                                            "sweep", "stats",   "output"};
 
 /* Limits and example of a numeric INI value. */
 struct number_rule {
@@ -95,6 +96,7 @@ enum key_index {
 	K_ZIP,
 	K_MAX_TRIALS,
 	K_BASELINE,
+	K_SAVE_WEIGHTS,
 	N_KEYS
 };
 
@@ -138,6 +140,7 @@ static int parse_hidden(struct parse_ctx *c, int k, const char *value);
 static int parse_seeds(struct parse_ctx *c, int k, const char *value);
 static int parse_zip(struct parse_ctx *c, int k, const char *value);
 static int parse_max_trials(struct parse_ctx *c, int k, const char *value);
+static int parse_save_weights(struct parse_ctx *c, int k, const char *value);
 
 /* One INI key: where it lives and how its value is parsed. */
 struct key_desc {
@@ -167,6 +170,8 @@ static const struct key_desc keys[N_KEYS] = {
         [K_ZIP] = {"sweep", "zip", parse_zip, 0, NULL},
         [K_MAX_TRIALS] = {"sweep", "max_trials", parse_max_trials, 0, NULL},
         [K_BASELINE] = {"stats", "baseline", parse_baseline, 0, NULL},
+        [K_SAVE_WEIGHTS] = {"output", "save_weights", parse_save_weights, 0,
+                            NULL},
 };
 
 const char *grid_mode_name(enum fw_mode mode)
@@ -195,6 +200,35 @@ int grid_mode_parse(const char *name, enum fw_mode *mode)
 		return -1;
 	*mode = (enum fw_mode)i;
 	return 0;
+}
+
+const char *grid_stage_name(enum weight_stage stage)
+{
+	if ((unsigned)stage >= N_STAGES)
+		return "unknown";
+	return stage_names[stage];
+}
+
+size_t grid_n_stages(const struct grid *g)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < N_STAGES; i++)
+		n += g->save_weights[i] != 0;
+	return n;
+}
+
+void grid_stage_list(const struct grid *g, const char *sep, char *buf,
+                     size_t size)
+{
+	size_t used = 0;
+
+	snprintf(buf, size, "none");
+	for (int i = 0; i < N_STAGES && used < size; i++)
+		if (g->save_weights[i])
+			used += (size_t)snprintf(buf + used, size - used,
+			                         "%s%s", used ? sep : "",
+			                         stage_names[i]);
 }
 
 const char *grid_axis_name(enum grid_axis axis)
@@ -944,6 +978,51 @@ static int parse_max_trials(struct parse_ctx *c, int k, const char *value)
 	if (parse_list_int(c, k, &max_trials_rule, value, 0, &n) != 0)
 		return -1;
 	c->g->max_trials = n;
+	return 0;
+}
+
+/* ---- [output] save_weights ---- */
+
+/* Parses "none", or a list of stages in any order, each at most once. */
+static int parse_save_weights(struct parse_ctx *c, int k, const char *value)
+{
+	struct item_iter it = {value};
+	char item[ITEM_SIZE];
+	int saved[N_STAGES] = {0};
+	int n_items = 0, none = 0;
+
+	if (value[0] == '\0')
+		return key_error(c, k,
+		                 "empty; write none, or initial and/or final "
+		                 "as a list such as initial, final");
+	while (next_item(&it, item)) {
+		int stage = find_name(stage_names, N_STAGES, item);
+
+		n_items++;
+		if (item[0] == '\0')
+			return empty_item(c, k);
+		if (strcmp(item, "none") == 0) {
+			none = 1;
+			continue;
+		}
+		if (stage < 0)
+			return key_error(c, k,
+			                 "unknown stage '%s'; write none, or "
+			                 "initial and/or final as a list such "
+			                 "as initial, final",
+			                 item);
+		if (saved[stage])
+			return key_error(c, k,
+			                 "stage '%s' appears twice; list each "
+			                 "stage once",
+			                 item);
+		saved[stage] = 1;
+	}
+	if (none && n_items > 1)
+		return key_error(c, k,
+		                 "none cannot be combined with a stage; write "
+		                 "none alone or list only stages");
+	memcpy(c->g->save_weights, saved, sizeof(saved));
 	return 0;
 }
 

@@ -74,6 +74,59 @@ static double plan_hidden(FILE *out, const struct grid *g, size_t h)
 	return total;
 }
 
+/* Returns the bytes that /weights takes in the results file: per hidden
+ * size, W1, W2 and B of every (mode, seed, stage), and the training and
+ * test indices of every seed at the largest n_train and n_test of that
+ * size. */
+static double weights_bytes(const struct grid *g)
+{
+	double n_stages = (double)grid_n_stages(g), total = 0.0;
+
+	if (n_stages == 0)
+		return 0.0;
+	for (size_t h = 0; h < g->n_hidden; h++) {
+		double n = g->hidden[h];
+		double per_stage = NET_INPUTS * n + (n + 1.0) * NET_OUTPUTS +
+		                   n * NET_OUTPUTS;
+		int32_t max_train = 0, max_test = 0;
+
+		for (size_t sd = 0; sd < g->n_seeds; sd++) {
+			struct trial_params p;
+
+			grid_trial_params(g, grid_trial_index(g, 0, h, sd), &p);
+			if (p.n_train > max_train)
+				max_train = p.n_train;
+			if (p.n_test > max_test)
+				max_test = p.n_test;
+		}
+		total += 4.0 * ((double)g->n_modes * g->n_seeds * n_stages *
+		                        per_stage +
+		                (double)g->n_seeds * (max_train + max_test));
+	}
+	return total;
+}
+
+/* Prints the size of the results file's data: the curves, and the weights
+ * when [output] save_weights stores any. */
+static void plan_file(FILE *out, const struct grid *g)
+{
+	double curves =
+	        (double)grid_n_trials(g) * N_CURVES * (g->max_epochs + 1) * 4.0;
+	double weights = weights_bytes(g);
+	char stages[64];
+
+	if (weights == 0.0) {
+		fprintf(out, "file:    about %.3g MB of curves\n",
+		        curves / 1e6);
+		return;
+	}
+	grid_stage_list(g, ", ", stages, sizeof(stages));
+	fprintf(out,
+	        "file:    about %.3g MB: %.3g MB of curves and %.3g MB of "
+	        "weights (save_weights = %s)\n",
+	        (curves + weights) / 1e6, curves / 1e6, weights / 1e6, stages);
+}
+
 void report_plan(FILE *out, const struct grid *g)
 {
 	size_t n_trials = grid_n_trials(g);
@@ -97,8 +150,7 @@ void report_plan(FILE *out, const struct grid *g)
 	        "\ntrials:  %zu\nwork:    %.3g FLOP, about %.2g "
 	        "core-hours at an assumed %.0f GFLOP/s per core\n",
 	        n_trials, total, hours, ASSUMED_GFLOPS);
-	fprintf(out, "file:    about %.3g MB of curves\n",
-	        (double)n_trials * N_CURVES * (g->max_epochs + 1) * 4.0 / 1e6);
+	plan_file(out, g);
 }
 
 static size_t count_status(const struct h5out_summary *s, const char *status)

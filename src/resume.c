@@ -161,11 +161,29 @@ static int trials_check(const struct grid *a, const struct grid *b,
 	return 0;
 }
 
+/* The stored stages decide whether /weights exists and its shape. */
+static int save_weights_check(const struct grid *a, const struct grid *b,
+                              const char *file, struct fw_error *err)
+{
+	size_t size = sizeof(a->save_weights);
+	char was[LIST_MAX], is[LIST_MAX];
+
+	if (memcmp(a->save_weights, b->save_weights, size) == 0)
+		return 0;
+	grid_stage_list(a, ", ", was, sizeof(was));
+	grid_stage_list(b, ", ", is, sizeof(is));
+	return fw_error_set(err,
+	                    "cannot resume %s: [output] save_weights is %s "
+	                    "in the file but %s in %s; " HINT,
+	                    file, was, is, b->path);
+}
+
 int resume_check(const struct grid *stored, const struct grid *now,
                  const char *file, struct fw_error *err)
 {
 	if (axes_check(stored, now, file, err) != 0 ||
-	    trials_check(stored, now, file, err) != 0)
+	    trials_check(stored, now, file, err) != 0 ||
+	    save_weights_check(stored, now, file, err) != 0)
 		return -1;
 	if (stored->baseline != now->baseline)
 		return fw_error_set(

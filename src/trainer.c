@@ -3,7 +3,9 @@
  * epoch, and the feedback diagnostics. Network arithmetic lives in net.c. */
 #include "fasweep/trainer.h"
 
+#include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,9 +288,70 @@ static void fill_nan(float *curves, size_t n)
 		curves[i] = NAN;
 }
 
+/* Sets every matrix of weights to NaN and every index to UINT32_MAX. */
+static void weights_clear(const struct trial_weights *w, int32_t n_hidden)
+{
+	size_t h = (size_t)n_hidden;
+
+	for (int st = 0; st < N_STAGES; st++) {
+		if (w->w1[st] == NULL)
+			continue;
+		fill_nan(w->w1[st], NET_INPUTS * h);
+		fill_nan(w->w2[st], (h + 1) * NET_OUTPUTS);
+		fill_nan(w->feedback[st], h * NET_OUTPUTS);
+	}
+	for (size_t i = 0; w->train_index != NULL && i < w->n_train; i++)
+		w->train_index[i] = UINT32_MAX;
+	for (size_t i = 0; w->test_index != NULL && i < w->n_test; i++)
+		w->test_index[i] = UINT32_MAX;
+}
+
+/* Copies the split's image indices into w. */
+static void weights_split(const struct trial *t, const struct trial_weights *w)
+{
+	assert(w->n_train == t->split.n_train);
+	assert(w->n_test == t->split.n_test);
+	if (w->train_index != NULL)
+		memcpy(w->train_index, t->split.train,
+		       sizeof(uint32_t) * t->split.n_train);
+	if (w->test_index != NULL)
+		memcpy(w->test_index, t->split.test,
+		       sizeof(uint32_t) * t->split.n_test);
+}
+
+/* Copies W1, W2 and B after `epoch` epochs into stage st of w. B gets the
+ * scale that record() applies at this epoch, so fa's R is multiplied by
+ * s(epoch) in float, the scale of this curve point's alignment angle. */
+static void weights_stage(const struct trial *t, const struct trial_weights *w,
+                          enum weight_stage st, int epoch)
+{
+	size_t h = (size_t)t->p->n_hidden;
+	size_t n_b = h * NET_OUTPUTS;
+	const float *b = net_feedback(&t->net);
+	float scale = feedback_scale(t->p, epoch);
+
+	if (w->w1[st] == NULL)
+		return;
+	memcpy(w->w1[st], t->net.w1, sizeof(float) * NET_INPUTS * h);
+	memcpy(w->w2[st], t->net.w2, sizeof(float) * (h + 1) * NET_OUTPUTS);
+	for (size_t i = 0; i < n_b; i++)
+		w->feedback[st][i] = scale * b[i];
+}
+
 int trainer_run(const struct dataset *ds, const struct trial_params *p,
                 const struct trainer_stop *stop, float *curves, size_t n_points,
                 struct trial_outcome *out, struct fw_error *err)
+{
+	return trainer_run_with_weights(ds, p, stop, curves, n_points, NULL,
+	                                out, err);
+}
+
+int trainer_run_with_weights(const struct dataset *ds,
+                             const struct trial_params *p,
+                             const struct trainer_stop *stop, float *curves,
+                             size_t n_points,
+                             const struct trial_weights *weights,
+                             struct trial_outcome *out, struct fw_error *err)
 {
 	struct trial t;
 	double t0 = log_now(), loss;
@@ -297,6 +360,8 @@ int trainer_run(const struct dataset *ds, const struct trial_params *p,
 	out->status = TRIAL_FAILED;
 	out->final_test_accuracy = NAN;
 	fill_nan(curves, N_CURVES * n_points);
+	if (weights != NULL)
+		weights_clear(weights, p->n_hidden);
 	if (trial_init(&t, ds, p, err) != 0) {
 		snprintf(out->message, sizeof(out->message), "%.*s",
 		         (int)sizeof(out->message) - 1, err->msg);
@@ -307,6 +372,10 @@ int trainer_run(const struct dataset *ds, const struct trial_params *p,
 	/* Epoch 0: the initial state, train loss over the whole split. */
 	evaluate(&t, t.split.train, t.split.n_train, &loss, NULL);
 	record(&t, curves, n_points, 0, loss);
+	if (weights != NULL) {
+		weights_split(&t, weights);
+		weights_stage(&t, weights, STAGE_INITIAL, 0);
+	}
 
 	out->status = TRIAL_DONE;
 	for (int epoch = 1; epoch <= p->n_epochs; epoch++) {
@@ -333,6 +402,8 @@ int trainer_run(const struct dataset *ds, const struct trial_params *p,
 	if (out->status == TRIAL_DONE)
 		out->final_test_accuracy =
 		        curves[CURVE_TEST_ACCURACY * n_points + p->n_epochs];
+	if (out->status == TRIAL_DONE && weights != NULL)
+		weights_stage(&t, weights, STAGE_FINAL, p->n_epochs);
 	out->wall_seconds = log_now() - t0;
 	trial_free(&t);
 	return 0;

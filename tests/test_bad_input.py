@@ -163,7 +163,7 @@ def config_cases():
         ("unknown_section", {}, (), "[netwrk]\nepochs = 2\n",
          at("unknown_section", END_LINE) + r"unknown section \[netwrk\]; "
          r"valid sections: \[data\], \[network\], \[feedback\], \[sweep\], "
-         r"\[stats\]$"),
+         r"\[stats\], \[output\]$"),
         ("unknown_key", {}, (), "mode = bp\n",
          at("unknown_key", END_LINE) + r"unknown key 'mode' in \[sweep\]; "
          r"valid keys: modes, hidden, seeds, zip, max_trials$"),

@@ -2,7 +2,8 @@
 /* Tests of the grid module: INI files written to the scratch directory given
  * as argv[1] are loaded with grid_load. Bad files must fail with a message
  * naming the file, line, key and value. Good files must expand to the
- * expected lists, trial parameters, indices and schedule. */
+ * expected lists, trial parameters, indices and schedule. Also checks that
+ * resume_check rejects a changed [output] save_weights. */
 #include <errno.h>
 #include <float.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "fasweep/grid.h"
+#include "fasweep/resume.h"
 
 static int n_failed;
 static const char *current; /* name of the running case */
@@ -489,6 +491,42 @@ static const struct bad_case bad_cases[] = {
          "[network]\nepochs = 0\nbroken line\n" SWEEP,
          2,
          {"epochs = 0", "must be an integer from 1 to 100000"}},
+        {"save_weights_unknown_stage",
+         SWEEP "[output]\nsave_weights = last\n",
+         6,
+         {"[output] save_weights = last: unknown stage 'last'",
+          "write none, or initial and/or final as a list such as "
+          "initial, final"}},
+        {"save_weights_empty",
+         SWEEP "[output]\nsave_weights =\n",
+         6,
+         {"[output] save_weights = : empty; write none"}},
+        {"save_weights_empty_item",
+         SWEEP "[output]\nsave_weights = initial,, final\n",
+         6,
+         {"save_weights = initial,, final: empty item"}},
+        {"save_weights_stage_twice",
+         SWEEP "[output]\nsave_weights = final, final\n",
+         6,
+         {"stage 'final' appears twice; list each stage once"}},
+        {"save_weights_none_and_stage",
+         SWEEP "[output]\nsave_weights = none, final\n",
+         6,
+         {"save_weights = none, final: none cannot be combined"}},
+        {"save_weights_duplicate",
+         SWEEP "[output]\nsave_weights = final\nsave_weights = none\n",
+         7,
+         {"[output] save_weights = none: duplicate key, already set on "
+          "line 6"}},
+        {"output_unknown_key",
+         SWEEP "[output]\nsave_weight = final\n",
+         6,
+         {"unknown key 'save_weight' in [output]; valid keys: "
+          "save_weights"}},
+        {"output_section_misspelt",
+         SWEEP "[outputs]\nsave_weights = final\n",
+         5,
+         {"unknown section [outputs]", "[stats], [output]"}},
 };
 
 static void check_bad_case(const struct bad_case *bc)
@@ -1190,6 +1228,88 @@ static void check_names(void)
 	CHECK_STR(grid_axis_name(AXIS_SEED), "seed");
 }
 
+/* [output] save_weights: every accepted spelling, and the default none. */
+static void check_save_weights(void)
+{
+	static const struct {
+		const char *line; /* the key line, or "" for no [output] */
+		int initial, final;
+		const char *list;
+	} cases[] = {
+	        {"", 0, 0, "none"},
+	        {"save_weights = none\n", 0, 0, "none"},
+	        {"save_weights = final\n", 0, 1, "final"},
+	        {"save_weights = initial\n", 1, 0, "initial"},
+	        {"save_weights = initial, final\n", 1, 1, "initial, final"},
+	        {"save_weights = final,initial ; any order\n", 1, 1,
+	         "initial, final"},
+	};
+	char text[256], list[64];
+	struct grid g;
+	struct fw_error err;
+
+	current = "save_weights";
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s%s", SWEEP,
+		         cases[i].line[0] ? "[output]\n" : "", cases[i].line);
+		CHECK_INT(load_text("save_weights", text, &g, &err), 0);
+		CHECK_STR(err.msg, "");
+		CHECK_INT(g.save_weights[STAGE_INITIAL], cases[i].initial);
+		CHECK_INT(g.save_weights[STAGE_FINAL], cases[i].final);
+		CHECK_INT(grid_n_stages(&g), cases[i].initial + cases[i].final);
+		grid_stage_list(&g, ", ", list, sizeof(list));
+		CHECK_STR(list, cases[i].list);
+		grid_free(&g);
+	}
+	CHECK_STR(grid_stage_name(STAGE_INITIAL), "initial");
+	CHECK_STR(grid_stage_name(STAGE_FINAL), "final");
+}
+
+/* resume_check rejects a config whose save_weights differs from the
+ * file's, naming both values, and accepts the same stages. */
+static void check_resume_save_weights(void)
+{
+	static const struct {
+		const char *stored, *now;
+		const char *want; /* part of the message, or NULL for a match */
+	} cases[] = {
+	        {"final", "none",
+	         "cannot resume results.h5: [output] save_weights is final in "
+	         "the file but none in "},
+	        {"none", "initial, final",
+	         "save_weights is none in the file but initial, final in "},
+	        {"initial, final", "final",
+	         "save_weights is initial, final in the file but final in "},
+	        {"initial, final", "final, initial", NULL},
+	        {"none", "none", NULL},
+	};
+	char text[256];
+	struct grid stored, now;
+	struct fw_error err;
+
+	current = "resume_save_weights";
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "%s[output]\nsave_weights = %s\n",
+		         SWEEP, cases[i].stored);
+		CHECK_INT(load_text("stored", text, &stored, &err), 0);
+		snprintf(text, sizeof(text), "%s[output]\nsave_weights = %s\n",
+		         SWEEP, cases[i].now);
+		CHECK_INT(load_text("now", text, &now, &err), 0);
+
+		fw_error_clear(&err);
+		CHECK_INT(resume_check(&stored, &now, "results.h5", &err),
+		          cases[i].want != NULL ? -1 : 0);
+		if (cases[i].want != NULL) {
+			CHECK_HAS(err.msg, cases[i].want);
+			CHECK_HAS(err.msg, "now.ini; resume with the config");
+		} else {
+			CHECK_STR(err.msg, "");
+		}
+		grid_free(&now);
+		grid_free(&stored);
+	}
+}
+
 static void check_free_zeroed(void)
 {
 	struct grid g;
@@ -1236,6 +1356,8 @@ int main(int argc, char **argv)
 	check_comments();
 	check_bom_section_line();
 	check_names();
+	check_save_weights();
+	check_resume_save_weights();
 	check_free_zeroed();
 
 	if (n_failed > 0) {

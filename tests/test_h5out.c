@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test_h5out.c - writes a small results file with h5out, reads it back and
  * checks every field. Further checks cover rejecting an existing file,
- * --force, concurrent creation, writing a trial in place, the exit status
- * and message after a full disk, and the messages for unwritable
- * directories and foreign files. Leaves DIR/layout.h5 in place for
- * test_layout.py, which checks its layout with h5py and xarray and must agree
- * with the values written here. */
+ * --force, concurrent creation, writing a trial in place with and without
+ * weights, the exit status and message after a full disk, and the messages
+ * for unwritable directories and foreign files. Leaves DIR/layout.h5 in place
+ * for test_layout.py, which checks its layout with h5py and xarray and must
+ * agree with the values written here. */
 #include "fasweep/h5out.h"
 
 #include <dirent.h>
@@ -697,6 +697,203 @@ static void test_trial_written_in_place(const char *dir, const struct grid *g)
 	free(before);
 }
 
+/* ---- weights ---- */
+
+#define W_HIDDEN 32  /* hidden size of the trial the weights test writes */
+#define W_N_IN   785 /* rows of W1 */
+#define W_N_OUT  10  /* columns of W2 and B */
+
+/* Fills the weights of one trial: stage st of W1, W2 and B with distinct
+ * values per matrix and stage, and the indices with their position. */
+static void weights_fill(struct trial_weights *w, float *buf, uint32_t *index,
+                         size_t n_train, size_t n_test)
+{
+	size_t n_w1 = W_N_IN * W_HIDDEN, n_w2 = (W_HIDDEN + 1) * W_N_OUT;
+	size_t n_b = W_HIDDEN * W_N_OUT;
+
+	memset(w, 0, sizeof(*w));
+	for (int st = 0; st < N_STAGES; st++) {
+		w->w1[st] = buf;
+		w->w2[st] = buf + n_w1;
+		w->feedback[st] = buf + n_w1 + n_w2;
+		for (size_t i = 0; i < n_w1 + n_w2 + n_b; i++)
+			buf[i] = (float)(st + 1) * 1000.0f + (float)i;
+		buf += n_w1 + n_w2 + n_b;
+	}
+	for (size_t i = 0; i < n_train + n_test; i++)
+		index[i] = (uint32_t)(i % n_train);
+	w->train_index = index;
+	w->test_index = index + n_train;
+	w->n_train = n_train;
+	w->n_test = n_test;
+}
+
+/* Adds the byte ranges of the chunks of trial t's weights, (mode m, seed
+ * s) of hidden size W_HIDDEN, in the file at path, to ranges[]. Returns the
+ * new count, or 0 if HDF5 cannot tell. */
+static size_t weight_ranges(const char *path, size_t m, size_t s,
+                            struct byte_range *ranges, size_t n)
+{
+	static const char *const names[] = {"W1", "W2", "B", "train_index",
+	                                    "test_index"};
+	hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	unsigned filter_mask;
+	int ok = file >= 0;
+
+	for (size_t i = 0; ok && i < sizeof(names) / sizeof(names[0]); i++) {
+		char name[64];
+		int matrix = i < 3;
+		hid_t ds;
+
+		snprintf(name, sizeof(name), "/weights/hidden_%d/%s", W_HIDDEN,
+		         names[i]);
+		ds = H5Dopen2(file, name, H5P_DEFAULT);
+		ok = ds >= 0;
+		for (hsize_t st = 0; ok && st < (matrix ? N_STAGES : 1); st++) {
+			hsize_t at_matrix[5] = {m, s, st, 0, 0};
+			hsize_t at_index[2] = {s, 0};
+
+			ok = H5Dget_chunk_info_by_coord(
+			             ds, matrix ? at_matrix : at_index,
+			             &filter_mask, &ranges[n].start,
+			             &ranges[n].size) >= 0;
+			n++;
+		}
+		if (ds >= 0 && H5Dclose(ds) < 0)
+			ok = 0;
+	}
+	if (file >= 0 && H5Fclose(file) < 0)
+		ok = 0;
+	return ok ? n : 0;
+}
+
+/* Reads element [m][s][st][0][0] of dataset name, or NaN on failure. */
+static float weight_read(const char *path, const char *name, hsize_t m,
+                         hsize_t s, hsize_t st)
+{
+	hsize_t start[5] = {m, s, st, 0, 0}, count[5] = {1, 1, 1, 1, 1};
+	hsize_t one = 1;
+	float value = NAN;
+	hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	hid_t ds = file >= 0 ? H5Dopen2(file, name, H5P_DEFAULT) : -1;
+	hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
+	hid_t mem = H5Screate_simple(1, &one, NULL);
+
+	if (space >= 0 && mem >= 0 &&
+	    H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count,
+	                        NULL) >= 0 &&
+	    H5Dread(ds, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, &value) < 0)
+		value = NAN;
+	if (mem >= 0)
+		H5Sclose(mem);
+	if (space >= 0)
+		H5Sclose(space);
+	if (ds >= 0)
+		H5Dclose(ds);
+	if (file >= 0)
+		H5Fclose(file);
+	return value;
+}
+
+/* With save_weights, storing a trial as coord.c does (curves and weights,
+ * a flush, the row, a flush) overwrites only that trial's chunks and row:
+ * the file keeps its size and no metadata byte changes, as without
+ * weights. The values read back, and another trial's weights stay NaN. */
+static void test_weights_written_in_place(const char *dir, const struct grid *g)
+{
+	const size_t t = 10; /* (fa, 32, 22): mode 1, hidden 1, seed 1 */
+	struct grid gw = *g;
+	struct fw_error err = {""};
+	struct h5out *o = NULL;
+	struct byte_range ranges[N_CURVES + 1 + 3 * N_STAGES + 2];
+	struct trial_weights w;
+	struct trial_row row;
+	float curves[N_CURVES * N_POINTS];
+	float *buf = malloc(sizeof(float) * N_STAGES *
+	                    (W_N_IN * W_HIDDEN + (2 * W_HIDDEN + 1) * W_N_OUT));
+	uint32_t *index = malloc(sizeof(uint32_t) * 1500);
+	char path[PATH_MAX], name[64];
+	size_t n_before = 0, n_after = 0, n_ranges, n_inside = 0, n_outside = 0;
+	char *before = NULL, *after = NULL;
+
+	gw.save_weights[STAGE_INITIAL] = gw.save_weights[STAGE_FINAL] = 1;
+	snprintf(path, sizeof(path), "%s/weights.h5", dir);
+	EXPECT_INT(buf != NULL && index != NULL, 1);
+	EXPECT_OK(h5out_create(&o, path, &gw, &test_meta, 1, &err), &err);
+	if (o == NULL || buf == NULL || index == NULL)
+		goto out;
+	weights_fill(&w, buf, index, 1000, 500);
+	before = file_read_all(path, &n_before);
+	row_pending(t, &row);
+	snprintf(row.status, sizeof(row.status), "done");
+	curves_fill(t, curves);
+	EXPECT_OK(h5out_write_curves(o, t, curves, &err), &err);
+	EXPECT_OK(h5out_write_weights(o, t, &w, &err), &err);
+	EXPECT_OK(h5out_flush(o, &err), &err);
+	EXPECT_OK(h5out_write_row(o, t, &row, &err), &err);
+	EXPECT_OK(h5out_flush(o, &err), &err);
+	after = file_read_all(path, &n_after);
+
+	/* A trial index past the grid is rejected. */
+	EXPECT_INT(h5out_write_weights(o, N_TEST_TRIALS, &w, &err), -1);
+	EXPECT_CONTAINS(err.msg, "trial index 18 is out of range");
+	fw_error_clear(&err);
+	EXPECT_OK(h5out_close(o, &err), &err);
+
+	EXPECT_INT(before != NULL && after != NULL, 1);
+	EXPECT_INT(n_after, n_before);
+	EXPECT_INT(trial_ranges(path, t, ranges), 0);
+	n_ranges = weight_ranges(path, 1, 1, ranges, N_CURVES + 1);
+	EXPECT_INT(n_ranges, sizeof(ranges) / sizeof(ranges[0]));
+	for (size_t i = 0;
+	     before != NULL && after != NULL && i < n_before && i < n_after;
+	     i++) {
+		if (before[i] == after[i])
+			continue;
+		if (in_ranges(i, ranges, n_ranges))
+			n_inside++;
+		else
+			n_outside++;
+	}
+	EXPECT_INT(n_inside > 0, 1);
+	EXPECT_INT(n_outside, 0);
+
+	/* Stage 1 of W2 starts at 2000, and the bp trial of seed 1 is NaN. */
+	snprintf(name, sizeof(name), "/weights/hidden_%d/W2", W_HIDDEN);
+	EXPECT_DBL(weight_read(path, name, 1, 1, 1),
+	           2000.0 + W_N_IN * W_HIDDEN);
+	EXPECT_INT(isnan(weight_read(path, name, 0, 1, 1)), 1);
+out:
+	free(after);
+	free(before);
+	free(index);
+	free(buf);
+}
+
+/* A file without save_weights has no /weights group and rejects weights. */
+static void test_weights_absent(const char *path, const struct grid *g)
+{
+	struct fw_error err = {""};
+	struct h5out *o = NULL;
+	struct trial_weights w;
+	hid_t file;
+
+	memset(&w, 0, sizeof(w));
+	file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+	EXPECT_INT(file >= 0, 1);
+	if (file >= 0) {
+		EXPECT_INT(H5Lexists(file, "/weights", H5P_DEFAULT), 0);
+		EXPECT_INT(H5Fclose(file) >= 0, 1);
+	}
+	EXPECT_OK(h5out_reopen(&o, path, g, NULL, &err), &err);
+	if (o == NULL)
+		return;
+	EXPECT_INT(h5out_write_weights(o, 0, &w, &err), -1);
+	EXPECT_CONTAINS(err.msg, "stores no weights");
+	fw_error_clear(&err);
+	EXPECT_OK(h5out_close(o, &err), &err);
+}
+
 /* Exit statuses of full_disk_child other than 1, the expected one. */
 enum child_status {
 	CHILD_INIT_FAILED = 2,
@@ -926,6 +1123,9 @@ int main(int argc, char **argv)
 	test_force_replaces(argv[1], &tg.g);
 	test_concurrent_create(argv[1], &tg.g);
 	test_trial_written_in_place(argv[1], &tg.g);
+	test_weights_written_in_place(argv[1], &tg.g);
+	snprintf(path, sizeof(path), "%s/in_place.h5", argv[1]);
+	test_weights_absent(path, &tg.g);
 	test_unwritable_dir(argv[1], &tg.g);
 	test_failed_layout_removed(argv[1], &tg.g);
 	test_foreign_files(argv[1]);

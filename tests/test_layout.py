@@ -526,7 +526,7 @@ def check_concurrent_runs(work, ck):
             loser = errors[codes.index(1)]
             ck.check(
                 f"round {round_} rejection names --force",
-                "already exists; pass --force" in loser,
+                re.search(r"already exists; pass .*--force", loser),
                 loser.strip(),
             )
     leftovers = glob.glob(path + ".tmp.*")

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Tests of one trial: pairing across modes, bit-identical reruns, the fa
  * scale schedule, backprop's own diagnostics, divergence, stop requests,
- * and which BLAS the trainer's products go to. */
+ * the weights and split a trial stores, and which BLAS the trainer's
+ * products go to. */
 #define _GNU_SOURCE /* dladdr */
 #include <dlfcn.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <cblas.h>
 
 #include "check.h"
+#include "fasweep/net.h"
 #include "fasweep/rng.h"
 #include "fasweep/trainer.h"
 
@@ -213,6 +215,166 @@ static void test_stop(const struct dataset *ds)
 	}
 }
 
+/* ---- weights ---- */
+
+#define W_HIDDEN 12 /* params()'s n_hidden */
+#define W_TRAIN  500
+#define W_TEST   300
+
+/* A trial's curves, outcome, and weights at both stages. */
+struct saved {
+	float w1[N_STAGES][NET_INPUTS * W_HIDDEN];
+	float w2[N_STAGES][(W_HIDDEN + 1) * NET_OUTPUTS];
+	float b[N_STAGES][W_HIDDEN * NET_OUTPUTS];
+	uint32_t train[W_TRAIN];
+	uint32_t test[W_TEST];
+	float curves[N_CURVES * POINTS];
+	struct trial_outcome out;
+	int rc;
+};
+
+/* Runs trial p with weights at both stages into *sv (malloc'd). */
+static struct saved *run_saving(const struct dataset *ds,
+                                const struct trial_params *p,
+                                const struct trainer_stop *stop)
+{
+	struct saved *sv = calloc(1, sizeof(*sv));
+	struct trial_weights w = {.train_index = sv->train,
+	                          .test_index = sv->test,
+	                          .n_train = W_TRAIN,
+	                          .n_test = W_TEST};
+	struct fw_error err = {{0}};
+
+	for (int st = 0; st < N_STAGES; st++) {
+		w.w1[st] = sv->w1[st];
+		w.w2[st] = sv->w2[st];
+		w.feedback[st] = sv->b[st];
+	}
+	sv->rc = trainer_run_with_weights(ds, p, stop, sv->curves, POINTS, &w,
+	                                  &sv->out, &err);
+	return sv;
+}
+
+static int all_nan(const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isnan(x[i]))
+			return 0;
+	return 1;
+}
+
+/* The stored B of each mode at both stages: W2's hidden rows for bp, s R
+ * for fa with s = 1 before training and ln(EPOCHS + e) after it, the
+ * one-hot matrix for onehot. */
+static void check_feedback(const struct saved *sv, enum fw_mode mode)
+{
+	const float s_final = (float)log(EPOCHS + 2.71828182845904523536);
+	struct fw_error err = {{0}};
+	struct net net;
+
+	for (int st = 0; mode == MODE_BP && st < N_STAGES; st++)
+		CHECK(memcmp(sv->b[st], sv->w2[st], sizeof(sv->b[st])) == 0);
+	if (mode == MODE_FA) {
+		CHECK(net_init(&net, MODE_FA, W_HIDDEN, 4, &err) == 0);
+		CHECK(memcmp(sv->b[STAGE_INITIAL], net.feedback,
+		             sizeof(sv->b[0])) == 0);
+		for (size_t i = 0; i < W_HIDDEN * NET_OUTPUTS; i++)
+			CHECK(sv->b[STAGE_FINAL][i] ==
+			      s_final * net.feedback[i]);
+		net_free(&net);
+	}
+	for (int st = 0; mode == MODE_ONEHOT && st < N_STAGES; st++)
+		for (size_t j = 0; j < W_HIDDEN; j++)
+			for (size_t k = 0; k < NET_OUTPUTS; k++)
+				CHECK(sv->b[st][j * NET_OUTPUTS + k] ==
+				      (k == j % NET_OUTPUTS ? 1.0f : 0.0f));
+}
+
+/* Every mode stores the same initial weights and split, the split that
+ * dataset_split draws, and final weights that differ from them. Storing
+ * weights leaves the curves bit for bit as they are without. */
+static void test_weights_stages(const struct dataset *ds)
+{
+	struct saved *sv[N_MODES];
+	struct split split;
+	struct fw_error err = {{0}};
+	float plain[N_CURVES * POINTS];
+	struct trial_outcome out;
+
+	CHECK(dataset_split(ds, SPLIT_POOLED, W_TRAIN, W_TEST, 4, W_HIDDEN,
+	                    &split, &err) == 0);
+	for (int m = 0; m < N_MODES; m++) {
+		struct trial_params p = params((enum fw_mode)m);
+
+		sv[m] = run_saving(ds, &p, NULL);
+		CHECK_EQ_INT(sv[m]->rc, 0);
+		CHECK_EQ_INT(sv[m]->out.status, TRIAL_DONE);
+		run(ds, &p, plain, &out);
+		CHECK(memcmp(plain, sv[m]->curves, sizeof(plain)) == 0);
+		CHECK(memcmp(sv[m]->train, split.train, sizeof(sv[m]->train)) ==
+		      0);
+		CHECK(memcmp(sv[m]->test, split.test, sizeof(sv[m]->test)) ==
+		      0);
+		CHECK(memcmp(sv[m]->w1[STAGE_INITIAL], sv[0]->w1[STAGE_INITIAL],
+		             sizeof(sv[m]->w1[0])) == 0);
+		CHECK(memcmp(sv[m]->w2[STAGE_INITIAL], sv[0]->w2[STAGE_INITIAL],
+		             sizeof(sv[m]->w2[0])) == 0);
+		CHECK(memcmp(sv[m]->w1[STAGE_FINAL], sv[m]->w1[STAGE_INITIAL],
+		             sizeof(sv[m]->w1[0])) != 0);
+		CHECK(!all_nan(sv[m]->w2[STAGE_FINAL],
+		               sizeof(sv[m]->w2[0]) / sizeof(float)));
+		check_feedback(sv[m], (enum fw_mode)m);
+	}
+	for (int m = 0; m < N_MODES; m++)
+		free(sv[m]);
+	split_free(&split);
+}
+
+/* A diverged or stopped trial stores its initial weights and leaves the
+ * final stage NaN. A failed trial stores nothing: NaN weights and
+ * UINT32_MAX indices. */
+static void test_weights_unreached(const struct dataset *ds)
+{
+	struct trial_params p = params(MODE_BP);
+	struct stop_after counter = {0, 3};
+	struct trainer_stop stop = {stop_after_requested, &counter};
+	struct saved *done = run_saving(ds, &p, NULL);
+	struct saved *sv[2];
+
+	p.learning_rate = INFINITY;
+	sv[0] = run_saving(ds, &p, NULL);
+	CHECK_EQ_INT(sv[0]->out.status, TRIAL_DIVERGED);
+	p.learning_rate = params(MODE_BP).learning_rate;
+	sv[1] = run_saving(ds, &p, &stop);
+	CHECK_EQ_INT(sv[1]->out.status, TRIAL_PENDING);
+	for (int i = 0; i < 2; i++) {
+		CHECK(memcmp(sv[i]->w1[STAGE_INITIAL], done->w1[STAGE_INITIAL],
+		             sizeof(done->w1[0])) == 0);
+		CHECK(memcmp(sv[i]->b[STAGE_INITIAL], done->b[STAGE_INITIAL],
+		             sizeof(done->b[0])) == 0);
+		CHECK(memcmp(sv[i]->train, done->train, sizeof(done->train)) ==
+		      0);
+		CHECK(all_nan(sv[i]->w1[STAGE_FINAL],
+		              sizeof(done->w1[0]) / sizeof(float)));
+		CHECK(all_nan(sv[i]->w2[STAGE_FINAL],
+		              sizeof(done->w2[0]) / sizeof(float)));
+		CHECK(all_nan(sv[i]->b[STAGE_FINAL],
+		              sizeof(done->b[0]) / sizeof(float)));
+		free(sv[i]);
+	}
+	free(done);
+
+	p.n_train = N_IMAGES;
+	sv[0] = run_saving(ds, &p, NULL);
+	CHECK_EQ_INT(sv[0]->rc, -1);
+	CHECK_EQ_INT(sv[0]->out.status, TRIAL_FAILED);
+	CHECK(all_nan(sv[0]->w1[STAGE_INITIAL],
+	              sizeof(sv[0]->w1[0]) / sizeof(float)));
+	CHECK_EQ_INT(sv[0]->train[0], UINT32_MAX);
+	CHECK_EQ_INT(sv[0]->test[W_TEST - 1], UINT32_MAX);
+	free(sv[0]);
+}
+
 /* libgsl loads GSL's reference CBLAS too; OpenBLAS must be the library
  * that provides cblas_sgemm, or every product runs several times slower. */
 static void test_blas_is_openblas(void)
@@ -239,6 +401,8 @@ int main(void)
 	test_divergence(&ds);
 	test_too_few_images(&ds);
 	test_stop(&ds);
+	test_weights_stages(&ds);
+	test_weights_unreached(&ds);
 	test_blas_is_openblas();
 	dataset_free(&ds);
 	return check_exit("test_trainer");

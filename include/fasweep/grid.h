@@ -25,6 +25,14 @@ enum fa_scale {
 	FA_SCALE_CONSTANT   /* s = 1 */
 };
 
+/* Stages of a trial at which [output] save_weights stores its weights, in
+ * the order of the stage axis of the results file. */
+enum weight_stage {
+	STAGE_INITIAL, /* before the first update: the weights of epoch 0 */
+	STAGE_FINAL,   /* after the last epoch of the trial */
+	N_STAGES
+};
+
 /* Default of [sweep] max_trials, the largest number of trials a grid may
  * have. The replication has 360 trials, so a grid of millions more likely
  * comes from a typo in a range than from a sweep anyone means to run. */
@@ -85,6 +93,8 @@ struct grid {
 	int32_t max_epochs; /* largest value of epochs over all trials */
 	int64_t max_trials; /* [sweep] max_trials: grid_parse rejects a grid
 	                       of more trials */
+	int save_weights[N_STAGES]; /* [output] save_weights: 1 for each
+	                               stage whose weights are stored */
 };
 
 /* Returns the INI name of a mode ("bp", "fa", "onehot"). */
@@ -95,6 +105,16 @@ int grid_mode_parse(const char *name, enum fw_mode *mode);
 
 /* Returns the name of an axis ("mode", "hidden", "seed"). */
 const char *grid_axis_name(enum grid_axis axis);
+
+/* Returns the INI name of a stage ("initial", "final"). */
+const char *grid_stage_name(enum weight_stage stage);
+
+/* Returns how many stages [output] save_weights stores, 0 for none. */
+size_t grid_n_stages(const struct grid *g);
+
+/* Writes the stored stages' names to buf, joined by sep, or "none". */
+void grid_stage_list(const struct grid *g, const char *sep, char *buf,
+                     size_t size);
 
 /* Parses INI text read from path and validates the whole grid. Errors name
  * the file, the line where known, the key and the value, and state what to do.

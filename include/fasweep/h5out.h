@@ -19,7 +19,14 @@
  *   /alignment_angle float32 [mode][hidden][seed][epoch], fill NaN, one
  *                    chunk per trial, dimension scales attached
  *   /tables/trials   compound, one row per flat trial index
- *   /tables/stats    compound, one row per (hidden, non-baseline mode) */
+ *   /tables/stats    compound, one row per (hidden, non-baseline mode)
+ *   /weights         only with [output] save_weights: attribute stages,
+ *                    /weights/stage (dimension scale, strings), and per
+ *                    hidden size H a group hidden_<H> with W1, W2, B
+ *                    float32 [mode][seed][stage][rows][cols] (fill NaN)
+ *                    and train_index, test_index uint32 [seed][position]
+ *                    (fill UINT32_MAX), one chunk per (mode, seed, stage)
+ *                    or per seed, allocated when the file is created */
 #ifndef FASWEEP_H5OUT_H
 #define FASWEEP_H5OUT_H
 
@@ -101,6 +108,14 @@ int h5out_write_curves(struct h5out *o, size_t trial, const float *curves,
                        struct fw_error *err);
 int h5out_write_row(struct h5out *o, size_t trial, const struct trial_row *row,
                     struct fw_error *err);
+
+/* Writes W1, W2 and B of every stage the file stores, and the training and
+ * test indices that are not NULL, of the trial at flat index trial into
+ * /weights. Part of the curves step: call it before the flush that comes
+ * before the trial's row. Does not flush. Returns 0, or -1 with err set,
+ * also when the file stores no weights. */
+int h5out_write_weights(struct h5out *o, size_t trial,
+                        const struct trial_weights *w, struct fw_error *err);
 int h5out_flush(struct h5out *o, struct fw_error *err);
 
 /* Writes /tables/stats (replacing any earlier one) and flushes. */

@@ -9,8 +9,9 @@
 #include "fasweep/grid.h"
 
 /* Compares stored (parsed from the file's config attribute) with now (the
- * config given to this run): the three axes in order, the baseline, and
- * every trial's settings. The data directory may differ. Returns 0, or -1
+ * config given to this run): the three axes in order, the baseline, every
+ * trial's settings, and [output] save_weights, which changes the layout.
+ * The data directory may differ. Returns 0, or -1
  * with err naming the first difference, the file and the config. */
 int resume_check(const struct grid *stored, const struct grid *now,
                  const char *file, struct fw_error *err);

@@ -6,6 +6,7 @@
 #define FASWEEP_TRAINER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fasweep/dataset.h"
 #include "fasweep/error.h"
@@ -40,6 +41,22 @@ struct trial_outcome {
 	char message[TRIAL_MESSAGE_MAX]; /* why it diverged or failed, or "" */
 };
 
+/* Buffers for the weights and images of a trial that
+ * trainer_run_with_weights fills. A NULL pointer skips what it would
+ * receive, and the three pointers of one stage are either all NULL or all
+ * set. The trainer first fills every matrix with NaN and both index arrays
+ * with UINT32_MAX, so a stage the trial does not reach (the final stage of
+ * a diverged, stopped or failed trial) stays NaN. */
+struct trial_weights {
+	float *w1[N_STAGES];       /* 785 x H at each stage, row-major */
+	float *w2[N_STAGES];       /* (H + 1) x 10 */
+	float *feedback[N_STAGES]; /* H x 10: B as the trainer applies it */
+	uint32_t *train_index;     /* n_train: the split's training images */
+	uint32_t *test_index;      /* n_test: its test images */
+	size_t n_train;            /* length of train_index, p->n_train */
+	size_t n_test;             /* length of test_index, p->n_test */
+};
+
 /* Returns the dataset name of a curve ("train_loss", ...). */
 const char *trainer_curve_name(enum curve_id id);
 
@@ -60,5 +77,20 @@ void trainer_pin_blas(void);
 int trainer_run(const struct dataset *ds, const struct trial_params *p,
                 const struct trainer_stop *stop, float *curves, size_t n_points,
                 struct trial_outcome *out, struct fw_error *err);
+
+/* Runs one trial like trainer_run and also stores, when weights is not
+ * NULL, its split as indices into ds in drawn order, and W1, W2 and the
+ * feedback matrix B at each stage that has pointers. STAGE_INITIAL is the
+ * state before any update. STAGE_FINAL is the state after the last epoch,
+ * stored only when the trial is done. B is the matrix of the curve point of
+ * that stage: W2[0:H, :] for bp, s(epoch) R for fa with the scale s of
+ * [feedback] fa_scale (the product rounded to float), the fixed matrix for
+ * onehot. The curves are the same as without weights, bit for bit. */
+int trainer_run_with_weights(const struct dataset *ds,
+                             const struct trial_params *p,
+                             const struct trainer_stop *stop, float *curves,
+                             size_t n_points,
+                             const struct trial_weights *weights,
+                             struct trial_outcome *out, struct fw_error *err);
 
 #endif
