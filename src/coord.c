@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* coord.c - the MPI sweep: set-up on all ranks, the coordinator loop on rank
- * 0, the worker loop on the others, and the final pass. Training is in
- * trainer.c, the file layout in h5out.c. */
+/* coord.c - the MPI side of the sweep. Every rank sets up the grid, the
+ * data and the result message. Rank 0 then runs the coordinator loop with
+ * its stop handling, and the other ranks run trials in the worker loop.
+ * With one rank, rank 0 runs them itself. Rank 0's handling of the results
+ * and the file is in sweep_results.c, training in trainer.c. */
 #include "fasweep/coord.h"
 
 #include <limits.h>
@@ -11,20 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "fasweep/dataset.h"
-#include "fasweep/final.h"
 #include "fasweep/grid.h"
 #include "fasweep/h5out.h"
 #include "fasweep/net.h"
 #include "fasweep/node_data.h"
-#include "fasweep/report.h"
-#include "fasweep/resume.h"
 #include "fasweep/stop.h"
 #include "fasweep/trainer.h"
+#include "sweep.h"
 
 enum { TAG_WORK = 1, TAG_RESULT = 2, TAG_STOP = 3 };
 
@@ -34,65 +31,7 @@ enum {
 	WORK_STOP = -2  /* stopping: receive the TAG_STOP message, then exit */
 };
 
-/* Header of a result message; N_CURVES x n_points floats follow. With
- * [output] save_weights, a done or diverged trial's weights follow them:
- * W1, W2 and B of each stored stage, then the training and test indices
- * (weights_bind). Ranks are assumed to share one binary layout (one
- * cluster, one build). */
-struct result_msg {
-	int64_t trial;  /* flat trial index, -1 for "ready" */
-	int32_t status; /* enum trial_status */
-	int32_t rank;
-	double wall_seconds;
-	float final_test_accuracy;
-	char host[H5OUT_HOST_MAX];
-	char message[TRIAL_MESSAGE_MAX];
-};
-
-struct sweep {
-	const struct run_options *opt;
-	MPI_Comm comm;
-	int rank;
-	int n_ranks;
-	struct log_ctx log;
-	struct grid grid;
-	struct node_data nd; /* MNIST, shared by the ranks of a node */
-	size_t n_trials;
-	size_t n_points; /* max_epochs + 1 */
-	char host[H5OUT_HOST_MAX];
-	unsigned char *msg; /* one result message */
-	size_t msg_size;    /* the buffer: the largest message of the grid */
-	size_t base_size;   /* header and curves, the size without weights */
-	int n_received;     /* bytes of the last message rank 0 received, -1
-	                       while it runs trials itself */
-	/* Rank 0 only. */
-	struct h5out *out;
-	struct trial_row *rows; /* n_trials, flat order */
-	size_t *order;          /* n_order trials to run, hand-out order */
-	size_t n_order;
-	size_t n_before;     /* trials finished before this run resumed */
-	size_t n_stored;     /* results stored by this run */
-	double flops_todo;   /* cost of the trials in order */
-	double flops_stored; /* cost of those stored so far */
-	size_t *unflushed;   /* trials whose curves await the next commit */
-	size_t n_unflushed;
-	double t_commit;      /* when rows were last committed */
-	int64_t *running;     /* per rank: the trial it runs, or -1 */
-	MPI_Request *stop_rq; /* per rank: the TAG_STOP send, if any */
-	int stop_value;       /* payload of every TAG_STOP message */
-	int stopping;         /* no new trials: a stop was requested */
-	double stop_deadline; /* when stopping turns into MPI_Abort */
-	double t_start;
-	double t_loop; /* when the first trial was handed out */
-	int synthetic; /* FASWEEP_SYNTHETIC_TRIALS: no training, for benchmarks
-	                */
-};
-
-/* Longest time stored results wait for their rows to be committed while
- * results keep arriving. An idle rank 0 commits at once. */
-#define COMMIT_SECONDS 1.0
-
-static float *msg_curves(const struct sweep *s)
+float *sweep_msg_curves(const struct sweep *s)
 {
 	return (float *)(s->msg + sizeof(struct result_msg));
 }
@@ -112,10 +51,8 @@ static size_t weights_size(const struct grid *g, const struct trial_params *p)
 	       sizeof(uint32_t) * ((size_t)p->n_train + (size_t)p->n_test);
 }
 
-/* Points w into the message buffer after the curves: W1, W2 and B of each
- * stored stage in stage order, then the training and test indices. */
-static void weights_bind(const struct sweep *s, const struct trial_params *p,
-                         struct trial_weights *w)
+void sweep_weights_bind(const struct sweep *s, const struct trial_params *p,
+                        struct trial_weights *w)
 {
 	size_t h = (size_t)p->n_hidden;
 	float *f = (float *)(s->msg + s->base_size);
@@ -137,20 +74,17 @@ static void weights_bind(const struct sweep *s, const struct trial_params *p,
 	w->test_index = w->train_index + w->n_train;
 }
 
-/* Returns 1 if the result carries weights: save_weights is on and the
- * trial is done or diverged, the results that are stored. */
-static int msg_has_weights(const struct sweep *s, const struct result_msg *m)
+int sweep_msg_has_weights(const struct sweep *s, const struct result_msg *m)
 {
 	return s->msg_size > s->base_size && m->trial >= 0 &&
 	       (m->status == TRIAL_DONE || m->status == TRIAL_DIVERGED);
 }
 
-/* Returns the bytes of the result message in the buffer. */
-static size_t msg_length(const struct sweep *s, const struct result_msg *m)
+size_t sweep_msg_length(const struct sweep *s, const struct result_msg *m)
 {
 	struct trial_params p;
 
-	if (!msg_has_weights(s, m))
+	if (!sweep_msg_has_weights(s, m))
 		return s->base_size;
 	grid_trial_params(&s->grid, (size_t)m->trial, &p);
 	return s->base_size + weights_size(&s->grid, &p);
@@ -211,44 +145,6 @@ static int override_data_dir(struct sweep *s)
 	return 0;
 }
 
-/* Checks that every trial's image counts fit the loaded data. */
-static int check_sizes(const struct sweep *s, struct fw_error *err)
-{
-	const struct dataset *ds = &s->nd.ds;
-
-	for (size_t t = 0; t < s->n_trials; t++) {
-		struct trial_params p;
-		size_t n_train, n_test;
-
-		grid_trial_params(&s->grid, t, &p);
-		n_train = (size_t)p.n_train;
-		n_test = (size_t)p.n_test;
-		if (p.split == SPLIT_POOLED && n_train + n_test > ds->n_images)
-			return fw_error_set(
-			        err,
-			        "%s: [data] n_train + n_test = %zu (hidden %d, "
-			        "seed %lld) exceeds the %zu images in %s "
-			        "(split = "
-			        "pooled); lower n_train or n_test",
-			        s->grid.path, n_train + n_test, (int)p.n_hidden,
-			        (long long)p.seed, ds->n_images,
-			        s->grid.data_dir);
-		if (p.split == SPLIT_STANDARD &&
-		    (n_train > ds->n_train_file || n_test > ds->n_test_file))
-			return fw_error_set(
-			        err,
-			        "%s: [data] n_train = %zu and n_test = %zu "
-			        "(hidden %d, seed %lld) exceed the %zu "
-			        "training "
-			        "and %zu test images in %s (split = standard); "
-			        "lower them",
-			        s->grid.path, n_train, n_test, (int)p.n_hidden,
-			        (long long)p.seed, ds->n_train_file,
-			        ds->n_test_file, s->grid.data_dir);
-	}
-	return 0;
-}
-
 /* Loads MNIST once per node and agrees on success. The first rank of each
  * node reads the files and logs its own error. Another node logs its error
  * only when rank 0's node loaded the data, so a file missing on one node is
@@ -270,299 +166,6 @@ static int load_data(struct sweep *s)
 		        "MNIST could not be loaded on "
 		        "every node; see the errors above");
 	return all_ok ? 0 : -1;
-}
-
-/* Rank 0: every trial pending, in the order of the grid. */
-static int rows_init(struct sweep *s)
-{
-	s->rows = calloc(s->n_trials, sizeof(*s->rows));
-	s->order = malloc(sizeof(*s->order) * s->n_trials);
-	s->unflushed = malloc(sizeof(*s->unflushed) * s->n_trials);
-	s->running = malloc(sizeof(*s->running) * (size_t)s->n_ranks);
-	s->stop_rq = malloc(sizeof(*s->stop_rq) * (size_t)s->n_ranks);
-	if (s->rows == NULL || s->order == NULL || s->unflushed == NULL ||
-	    s->running == NULL || s->stop_rq == NULL) {
-		log_msg(&s->log, LOG_ERROR, "out of memory for %zu trials",
-		        s->n_trials);
-		return -1;
-	}
-	for (int r = 0; r < s->n_ranks; r++) {
-		s->running[r] = -1;
-		s->stop_rq[r] = MPI_REQUEST_NULL;
-	}
-	for (size_t t = 0; t < s->n_trials; t++) {
-		struct trial_params p;
-		struct trial_row *row = &s->rows[t];
-
-		grid_trial_params(&s->grid, t, &p);
-		snprintf(row->mode, sizeof(row->mode), "%s",
-		         grid_mode_name(p.mode));
-		row->hidden = p.n_hidden;
-		row->seed = p.seed;
-		snprintf(row->status, sizeof(row->status), "pending");
-		row->final_test_accuracy = NAN;
-		row->wall_seconds = NAN;
-		row->rank = -1;
-	}
-	return 0;
-}
-
-/* A trial is finished when it is done or diverged; pending and failed
- * trials run (again). */
-static int row_finished(const struct trial_row *row)
-{
-	return !strcmp(row->status, "done") || !strcmp(row->status, "diverged");
-}
-
-/* Rank 0: the trials left to run, largest hidden size first, and their
- * cost for the ETA. */
-static void order_init(struct sweep *s)
-{
-	size_t n = 0;
-
-	grid_schedule(&s->grid, s->order);
-	for (size_t i = 0; i < s->n_trials; i++) {
-		size_t t = s->order[i];
-		struct trial_params p;
-
-		if (row_finished(&s->rows[t])) {
-			s->n_before++;
-			continue;
-		}
-		grid_trial_params(&s->grid, t, &p);
-		s->flops_todo += report_trial_flops(&p);
-		s->order[n++] = t;
-	}
-	s->n_order = n;
-}
-
-/* Rank 0: takes the rows of a file written for the same grid. The file's
- * config is parsed under a label that says where it came from. */
-static int resume_rows(struct sweep *s, const struct h5out_summary *sum,
-                       struct fw_error *err)
-{
-	const char *path = s->opt->output_path;
-	struct grid stored = {0};
-	char label[512];
-	int rc;
-
-	snprintf(label, sizeof(label), "%s (config attribute)", path);
-	rc = grid_parse(&stored, label, sum->config, err);
-	if (rc == 0)
-		rc = resume_check(&stored, &s->grid, path, err);
-	grid_free(&stored);
-	if (rc != 0)
-		return -1;
-	if (sum->n_trials != s->n_trials)
-		return fw_error_set(err,
-		                    "cannot resume %s: it has %zu trial rows "
-		                    "but its grid has %zu trials; the file is "
-		                    "damaged, start a new one with -o",
-		                    path, sum->n_trials, s->n_trials);
-	memcpy(s->rows, sum->trials, sizeof(*s->rows) * s->n_trials);
-	return 0;
-}
-
-/* Rank 0: continues the existing results file. */
-static int resume_results(struct sweep *s, struct fw_error *err)
-{
-	struct h5out_summary sum;
-	int rc;
-
-	if (h5out_read_summary(s->opt->output_path, &sum, err) != 0)
-		return -1;
-	rc = resume_rows(s, &sum, err);
-	if (rc == 0)
-		rc = h5out_reopen(&s->out, s->opt->output_path, &s->grid,
-		                  sum.writer, err);
-	h5out_summary_free(&sum);
-	return rc;
-}
-
-static void log_resume(struct sweep *s)
-{
-	size_t n_diverged = 0, n_failed = 0;
-
-	for (size_t t = 0; t < s->n_trials; t++) {
-		n_diverged += !strcmp(s->rows[t].status, "diverged");
-		n_failed += !strcmp(s->rows[t].status, "failed");
-	}
-	log_msg(&s->log, LOG_INFO,
-	        "resuming %s: %zu of %zu trials finished before (%zu "
-	        "diverged), %zu to run (%zu of them failed before)",
-	        s->opt->output_path, s->n_before, s->n_trials, n_diverged,
-	        s->n_order, n_failed);
-}
-
-/* Rank 0: the trial rows, the results file (new, or resumed when asked
- * and present) and the hand-out order. */
-static int open_results(struct sweep *s)
-{
-	struct fw_error err = {{0}};
-	struct h5out_meta meta = {s->opt->command_line, s->host, s->n_ranks};
-	struct stat st;
-	int resuming = s->opt->resume && stat(s->opt->output_path, &st) == 0;
-	int rc;
-
-	if (rows_init(s) != 0)
-		return -1;
-	rc = check_sizes(s, &err);
-	if (rc == 0 && resuming)
-		rc = resume_results(s, &err);
-	else if (rc == 0)
-		rc = h5out_create(&s->out, s->opt->output_path, &s->grid, &meta,
-		                  s->opt->force, &err);
-	if (rc != 0) {
-		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
-		return -1;
-	}
-	order_init(s);
-	if (resuming)
-		log_resume(s);
-	return 0;
-}
-
-/* Formats seconds as "1h02m", "3m05s" or "42s". */
-static void format_duration(double seconds, char *buf, size_t size)
-{
-	long t = seconds > 0 && seconds < 1e9 ? (long)(seconds + 0.5) : 0;
-
-	if (t >= 3600)
-		snprintf(buf, size, "%ldh%02ldm", t / 3600, t / 60 % 60);
-	else if (t >= 60)
-		snprintf(buf, size, "%ldm%02lds", t / 60, t % 60);
-	else
-		snprintf(buf, size, "%lds", t);
-}
-
-/* Rank 0: the time left, from the cost of the trials stored so far. */
-static void eta(struct sweep *s, char *buf, size_t size)
-{
-	double elapsed = log_now() - s->t_loop;
-
-	if (s->flops_stored <= 0.0) {
-		snprintf(buf, size, "unknown");
-		return;
-	}
-	format_duration(elapsed * (s->flops_todo - s->flops_stored) /
-	                        s->flops_stored,
-	                buf, size);
-}
-
-static void log_stored(struct sweep *s, const struct trial_row *row, int status)
-{
-	char left[32];
-
-	eta(s, left, sizeof(left));
-	log_msg(&s->log, status == TRIAL_DONE ? LOG_INFO : LOG_WARN,
-	        "trial %s mode=%s hidden=%d seed=%lld accuracy=%.4f "
-	        "seconds=%.1f rank=%d progress=%zu/%zu eta=%s%s%s",
-	        row->status, row->mode, (int)row->hidden, (long long)row->seed,
-	        (double)row->final_test_accuracy, row->wall_seconds,
-	        (int)row->rank, s->n_before + s->n_stored, s->n_trials, left,
-	        row->message[0] ? " message=" : "", row->message);
-}
-
-/* Rank 0: checks the result in the message buffer, and its length when
- * it came from a worker. */
-static int result_check(struct sweep *s, const struct result_msg *m)
-{
-	size_t expected;
-
-	if (m->trial < 0 || (uint64_t)m->trial >= s->n_trials ||
-	    m->status < TRIAL_PENDING || m->status > TRIAL_FAILED) {
-		log_msg(&s->log, LOG_ERROR,
-		        "rank %d sent an invalid result (trial %lld, status "
-		        "%d); the ranks do not run the same fasweep build",
-		        (int)m->rank, (long long)m->trial, (int)m->status);
-		return -1;
-	}
-	expected = msg_length(s, m);
-	if (s->n_received < 0 || (size_t)s->n_received == expected)
-		return 0;
-	log_msg(&s->log, LOG_ERROR,
-	        "rank %d sent a result of %d bytes for trial %lld, but its "
-	        "grid needs %zu; the ranks do not run the same fasweep build",
-	        (int)m->rank, s->n_received, (long long)m->trial, expected);
-	return -1;
-}
-
-/* Rank 0: makes the stored results durable: a flush puts their curves on
- * disk, then their rows are written and flushed, so that a row never
- * claims curves a crash lost. Batching many results per flush is what lets
- * rank 0 keep up with thousands of short trials per second. */
-static int commit(struct sweep *s)
-{
-	struct fw_error err = {{0}};
-	int rc;
-
-	if (s->n_unflushed == 0)
-		return 0;
-	rc = h5out_flush(s->out, &err);
-	for (size_t i = 0; rc == 0 && i < s->n_unflushed; i++) {
-		size_t t = s->unflushed[i];
-
-		rc = h5out_write_row(s->out, t, &s->rows[t], &err);
-	}
-	if (rc == 0)
-		rc = h5out_flush(s->out, &err);
-	if (rc != 0)
-		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
-	s->n_unflushed = 0;
-	s->t_commit = log_now();
-	return rc;
-}
-
-/* Rank 0: stores the curves of the finished trial in the message buffer
- * and logs it. Its row follows at the next commit. */
-static int store_result(struct sweep *s)
-{
-	const struct result_msg *m = (const struct result_msg *)s->msg;
-	struct trial_row *row = &s->rows[m->trial];
-	struct trial_params p;
-	struct fw_error err = {{0}};
-
-	snprintf(row->status, sizeof(row->status), "%s",
-	         trainer_status_name((enum trial_status)m->status));
-	row->final_test_accuracy = m->final_test_accuracy;
-	row->wall_seconds = m->wall_seconds;
-	row->rank = m->rank;
-	memcpy(row->host, m->host, sizeof(row->host));
-	memcpy(row->message, m->message, sizeof(row->message));
-	grid_trial_params(&s->grid, (size_t)m->trial, &p);
-	if (h5out_write_curves(s->out, (size_t)m->trial, msg_curves(s), &err) !=
-	    0)
-		goto fail;
-	if (msg_has_weights(s, m)) {
-		struct trial_weights w;
-
-		weights_bind(s, &p, &w);
-		if (h5out_write_weights(s->out, (size_t)m->trial, &w, &err) !=
-		    0)
-			goto fail;
-	}
-	s->unflushed[s->n_unflushed++] = (size_t)m->trial;
-
-	s->n_stored++;
-	s->flops_stored += report_trial_flops(&p);
-	log_stored(s, row, m->status);
-	return 0;
-
-fail:
-	log_msg(&s->log, LOG_ERROR, "%s", err.msg);
-	return -1;
-}
-
-/* Rank 0: a trial that a stop request interrupted stays pending. */
-static void log_stopped(struct sweep *s, const struct result_msg *m)
-{
-	const struct trial_row *row = &s->rows[m->trial];
-
-	log_msg(&s->log, LOG_INFO,
-	        "trial stopped mode=%s hidden=%d seed=%lld rank=%d (%s); it "
-	        "stays %s",
-	        row->mode, (int)row->hidden, (long long)row->seed, (int)m->rank,
-	        m->message, row->status);
 }
 
 /* The stop hook of a trial on rank 0 alone: a signal to this process. */
@@ -615,19 +218,20 @@ static void run_trial(struct sweep *s, size_t t)
 
 	grid_trial_params(&s->grid, t, &p);
 	if (s->msg_size > s->base_size) {
-		weights_bind(s, &p, &weights);
+		sweep_weights_bind(s, &p, &weights);
 		saved = &weights;
 	}
 	log_msg(&s->log, LOG_DEBUG, "trial started mode=%s hidden=%d seed=%lld",
 	        grid_mode_name(p.mode), (int)p.n_hidden, (long long)p.seed);
 	if (s->synthetic) {
-		synthetic_trial(s, t, &p, msg_curves(s), &outcome);
+		synthetic_trial(s, t, &p, sweep_msg_curves(s), &outcome);
 
 		/* All bits set: NaN weights and UINT32_MAX indices. */
 		memset(s->msg + s->base_size, 0xff, weights_size(&s->grid, &p));
 	} else {
-		trainer_run_with_weights(&s->nd.ds, &p, &stop, msg_curves(s),
-		                         s->n_points, saved, &outcome, &err);
+		trainer_run_with_weights(&s->nd.ds, &p, &stop,
+		                         sweep_msg_curves(s), s->n_points,
+		                         saved, &outcome, &err);
 	}
 
 	memset(m, 0, sizeof(*m));
@@ -640,20 +244,6 @@ static void run_trial(struct sweep *s, size_t t)
 	memcpy(m->message, outcome.message, sizeof(m->message));
 }
 
-/* Rank 0 with a result in the message buffer: stores it, or notes that it
- * was stopped, which starts stopping the sweep. */
-static int take_result(struct sweep *s)
-{
-	const struct result_msg *m = (const struct result_msg *)s->msg;
-
-	if (result_check(s, m) != 0)
-		return -1;
-	if (m->status != TRIAL_PENDING)
-		return store_result(s);
-	log_stopped(s, m);
-	return 0;
-}
-
 /* One rank: rank 0 runs every trial itself, until a stop signal. */
 static int run_alone(struct sweep *s)
 {
@@ -662,7 +252,7 @@ static int run_alone(struct sweep *s)
 		const struct result_msg *m = (const struct result_msg *)s->msg;
 
 		run_trial(s, s->order[i]);
-		if (take_result(s) != 0 || commit(s) != 0)
+		if (sweep_take_result(s) != 0 || sweep_commit(s) != 0)
 			return -1;
 		s->stopping = m->status == TRIAL_PENDING || stop_count() > 0;
 	}
@@ -712,7 +302,7 @@ static void force_stop(struct sweep *s)
 {
 	struct fw_error err = {{0}};
 
-	if (commit(s) != 0)
+	if (sweep_commit(s) != 0)
 		MPI_Abort(s->comm, 1);
 	log_msg(&s->log, LOG_WARN,
 	        "%s: ending the job; %zu trials stored in %s, which "
@@ -760,7 +350,8 @@ static void wait_for_result(struct sweep *s, MPI_Status *st)
 		MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, s->comm, &ready, st);
 		if (ready)
 			break;
-		if (pause == pause_max && s->n_unflushed > 0 && commit(s) != 0)
+		if (pause == pause_max && s->n_unflushed > 0 &&
+		    sweep_commit(s) != 0)
 			abort_sweep(s);
 		poll_stop(s);
 		nanosleep(&ts, NULL);
@@ -818,9 +409,10 @@ static int coordinate(struct sweep *s)
 		MPI_Send(&work, 1, MPI_INT64_T, st.MPI_SOURCE, TAG_WORK,
 		         s->comm);
 
-		if (m->trial >= 0 && take_result(s) != 0)
+		if (m->trial >= 0 && sweep_take_result(s) != 0)
 			abort_sweep(s);
-		if (log_now() - s->t_commit >= COMMIT_SECONDS && commit(s) != 0)
+		if (log_now() - s->t_commit >= COMMIT_SECONDS &&
+		    sweep_commit(s) != 0)
 			abort_sweep(s);
 	}
 	return 0;
@@ -838,8 +430,8 @@ static void work(struct sweep *s)
 		int64_t t;
 		int ignored;
 
-		MPI_Send(s->msg, (int)msg_length(s, m), MPI_BYTE, 0, TAG_RESULT,
-		         s->comm);
+		MPI_Send(s->msg, (int)sweep_msg_length(s, m), MPI_BYTE, 0,
+		         TAG_RESULT, s->comm);
 		MPI_Recv(&t, 1, MPI_INT64_T, 0, TAG_WORK, s->comm,
 		         MPI_STATUS_IGNORE);
 		if (t == WORK_STOP)
@@ -849,85 +441,6 @@ static void work(struct sweep *s)
 			return;
 		run_trial(s, (size_t)t);
 	}
-}
-
-/* Rank 0: how many trials are still to run after the loop. */
-static size_t count_unfinished(const struct sweep *s)
-{
-	size_t n = 0;
-
-	for (size_t t = 0; t < s->n_trials; t++)
-		n += !row_finished(&s->rows[t]) &&
-		     strcmp(s->rows[t].status, "failed") != 0;
-	return n;
-}
-
-/* Rank 0 after a stop: closes the file without a final pass. */
-static int finish_stopped(struct sweep *s)
-{
-	struct fw_error err = {{0}};
-	size_t n_left = count_unfinished(s);
-
-	if (commit(s) != 0 || h5out_close(s->out, &err) != 0) {
-		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
-		s->out = NULL;
-		return 1;
-	}
-	s->out = NULL;
-	log_msg(&s->log, LOG_WARN,
-	        "sweep stopped: %zu of %zu trials stored, %zu pending; "
-	        "continue with fasweep run %s -o %s --resume",
-	        s->n_trials - n_left, s->n_trials, n_left, s->opt->config_path,
-	        s->opt->output_path);
-	return COORD_EXIT_STOPPED;
-}
-
-/* Rank 0: logs how many seeds each comparison lost to unfinished pairs. */
-static void log_dropped(struct sweep *s, const struct stats_row *rows,
-                        size_t n_rows)
-{
-	for (size_t i = 0; i < n_rows; i++) {
-		size_t n_dropped = s->grid.n_seeds - (size_t)rows[i].n_pairs;
-
-		if (n_dropped == 0)
-			continue;
-		log_msg(&s->log, LOG_WARN,
-		        "final pass: hidden %d, %s vs %s: %zu of %zu seeds "
-		        "dropped, because a trial of the pair did not finish",
-		        (int)rows[i].hidden, rows[i].mode, rows[i].baseline,
-		        n_dropped, s->grid.n_seeds);
-	}
-}
-
-/* Rank 0: the final pass into /tables/stats, then closes the file. */
-static int finish(struct sweep *s, int rc)
-{
-	struct fw_error err = {{0}};
-	struct stats_row *stats = NULL;
-	size_t n_stats = 0;
-
-	if (rc == 0 && commit(s) != 0)
-		rc = -1;
-	if (rc == 0 &&
-	    final_pass(&s->grid, s->rows, &stats, &n_stats, &err) == 0) {
-		log_dropped(s, stats, n_stats);
-		rc = h5out_write_stats(s->out, stats, n_stats, &err);
-	} else if (rc == 0) {
-		rc = -1;
-	}
-	free(stats);
-	if (h5out_close(s->out, &err) != 0)
-		rc = -1;
-	s->out = NULL;
-	if (err.msg[0] != '\0')
-		log_msg(&s->log, LOG_ERROR, "%s", err.msg);
-	if (rc == 0)
-		log_msg(&s->log, LOG_INFO,
-		        "sweep finished: %zu trials (%zu run now) in %.1f s, "
-		        "results in %s",
-		        s->n_trials, s->n_stored, log_now() - s->t_start,
-		        s->opt->output_path);
-	return rc;
 }
 
 static void log_start(struct sweep *s)
@@ -1030,47 +543,6 @@ static void sweep_free(struct sweep *s)
 	grid_free(&s->grid);
 }
 
-/* Returns the value in kB of the line "key: N kB" of a /proc file, or
- * -1. */
-static long proc_kb(const char *path, const char *key)
-{
-	char line[256];
-	size_t len = strlen(key);
-	long kb = -1;
-	FILE *f = fopen(path, "r");
-
-	if (f == NULL)
-		return -1;
-	while (kb < 0 && fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, key, len) == 0 && line[len] == ':')
-			kb = strtol(line + len + 1, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
-/* Logs this rank's CPU time, peak resident memory, private memory and
- * proportional share (PSS), which divides the node's shared MNIST among the
- * ranks that map it. */
-static void log_memory(const struct sweep *s)
-{
-	const char *rollup = "/proc/self/smaps_rollup";
-	long hwm = proc_kb("/proc/self/status", "VmHWM");
-	long pss = proc_kb(rollup, "Pss");
-	long own = proc_kb(rollup, "Private_Clean") +
-	           proc_kb(rollup, "Private_Dirty");
-
-	struct rusage ru;
-	double cpu = -1.0;
-
-	if (getrusage(RUSAGE_SELF, &ru) == 0)
-		cpu = (double)ru.ru_utime.tv_sec + 1e-6 * ru.ru_utime.tv_usec +
-		      (double)ru.ru_stime.tv_sec + 1e-6 * ru.ru_stime.tv_usec;
-	log_msg(&s->log, s->rank == 0 ? LOG_INFO : LOG_DEBUG,
-	        "resources: cpu %.2f s; peak resident %.1f MB; now private "
-	        "%.1f MB, proportional share %.1f MB",
-	        cpu, hwm / 1024.0, own / 1024.0, pss / 1024.0);
-}
-
 int coord_run(const struct run_options *opt, MPI_Comm comm)
 {
 	struct sweep s;
@@ -1086,7 +558,7 @@ int coord_run(const struct run_options *opt, MPI_Comm comm)
 
 	/* Rank 0 creates the file only after the grid and the data passed. */
 	if (s.rank == 0)
-		go = open_results(&s) == 0;
+		go = sweep_open_results(&s) == 0;
 	MPI_Bcast(&go, 1, MPI_INT, 0, comm);
 	if (!go)
 		goto out;
@@ -1096,14 +568,14 @@ int coord_run(const struct run_options *opt, MPI_Comm comm)
 		rc = 0;
 	} else {
 		rc = s.n_ranks == 1 ? run_alone(&s) : coordinate(&s);
-		if (rc == 0 && s.stopping && count_unfinished(&s) > 0)
-			rc = finish_stopped(&s);
+		if (rc == 0 && s.stopping && sweep_count_unfinished(&s) > 0)
+			rc = sweep_finish_stopped(&s);
 		else
-			rc = finish(&s, rc) == 0 ? 0 : 1;
+			rc = sweep_finish(&s, rc) == 0 ? 0 : 1;
 	}
 
 out:
-	log_memory(&s);
+	sweep_log_memory(&s);
 	sweep_free(&s);
 	return rc < 0 ? 1 : rc;
 }

@@ -968,7 +968,7 @@ static int parse_seeds(struct parse_ctx *c, int k, const char *value)
 
 static int parse_max_trials(struct parse_ctx *c, int k, const char *value)
 {
-	int64_t n;
+	int64_t n = 0;
 
 	if (value[0] == '\0')
 		return key_error(c, k,

@@ -278,15 +278,45 @@ static void print_stats_row(FILE *out, const struct stats_row *r)
 	        unsigned_nan(r->cohen_d), unsigned_nan(r->p_holm));
 }
 
-static void summary_stats(FILE *out, const struct h5out_summary *s)
+/* Prints why the file has no t-tests, and for a sweep with pending trials
+ * (running, stopped or killed) how to continue it. */
+static void summary_no_stats(FILE *out, const char *path,
+                             const struct h5out_summary *s)
+{
+	size_t n_pending = count_status(s, "pending");
+	int one_mode = 1;
+
+	for (size_t i = 1; i < s->n_trials; i++)
+		one_mode &= strcmp(s->trials[i].mode, s->trials[0].mode) == 0;
+	if (n_pending == 0 && one_mode) {
+		fprintf(out, "\nno t-tests: the file has no mode besides the "
+		             "baseline\n");
+		return;
+	}
+	if (n_pending == 0) {
+		fprintf(out,
+		        "\nno t-tests: every trial is stored, but the sweep "
+		        "ended before its final pass.\nWrite it with the INI "
+		        "file it started from as CONFIG:\n"
+		        "  fasweep run CONFIG -o %s --resume\n",
+		        path);
+		return;
+	}
+	fprintf(out,
+	        "\nno t-tests: the sweep has not finished (%zu trials "
+	        "pending). Unless it is\nstill running, continue it with the "
+	        "INI file it started from as CONFIG:\n"
+	        "  fasweep run CONFIG -o %s --resume\n",
+	        n_pending, path);
+}
+
+static void summary_stats(FILE *out, const char *path,
+                          const struct h5out_summary *s)
 {
 	int any_nan = 0;
 
 	if (s->n_stats == 0) {
-		fprintf(out, "\nno t-tests: %s\n",
-		        count_status(s, "pending") > 0
-		                ? "the sweep has not finished"
-		                : "the file has no mode besides the baseline");
+		summary_no_stats(out, path, s);
 		return;
 	}
 	fprintf(out,
@@ -314,5 +344,5 @@ void report_summary(FILE *out, const char *path, const struct h5out_summary *s)
 	fprintf(out, "results: %s\n", path);
 	summary_counts(out, s);
 	summary_means(out, s);
-	summary_stats(out, s);
+	summary_stats(out, path, s);
 }

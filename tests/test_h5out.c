@@ -524,7 +524,7 @@ static void test_failed_layout_removed(const char *dir, const struct grid *g)
 
 	EXPECT_INT(h5out_create(&o, path, &bad, &test_meta, 1, &err), -1);
 	EXPECT_INT(o == NULL, 1);
-	EXPECT_CONTAINS(err.msg, "H5Dcreate2 failed at h5out.c:");
+	EXPECT_CONTAINS(err.msg, "H5Dcreate2 failed at h5util.c:");
 	EXPECT_INT(file_exists(path), 0);
 	EXPECT_INT(file_exists(tmp), 0);
 
@@ -795,9 +795,9 @@ static float weight_read(const char *path, const char *name, hsize_t m,
 	return value;
 }
 
-/* With save_weights, storing a trial as coord.c does (curves and weights,
- * a flush, the row, a flush) overwrites only that trial's chunks and row:
- * the file keeps its size and no metadata byte changes, as without
+/* With save_weights, storing a trial as sweep_results.c does (curves and
+ * weights, a flush, the row, a flush) overwrites only that trial's chunks
+ * and row: the file keeps its size and no metadata byte changes, as without
  * weights. The values read back, and another trial's weights stay NaN. */
 static void test_weights_written_in_place(const char *dir, const struct grid *g)
 {

@@ -163,6 +163,8 @@ def test_sigusr1(tally, work, config, ref):
     rep = run([FASWEEP, "report", path])
     tally.check("usr1: report reads the stopped file", rep.returncode == 0,
                 rep.stderr)
+    tally.check("usr1: report shows the resume command",
+                f"-o {path} --resume" in rep.stdout, rep.stdout[-400:])
     resume(tally, "usr1", config, path)
     compare(tally, "usr1", ref, path)
 
@@ -323,6 +325,20 @@ def test_options(tally, work, config, ref):
     tally.check("--resume on a missing file starts it",
                 proc.returncode == 0, proc.stderr[-600:])
     compare(tally, "fresh", ref, path)
+
+    nostats = os.path.join(work, "nostats.h5")
+    shutil.copy(ref, nostats)
+    with h5py.File(nostats, "r+") as f:
+        f["tables/stats"].resize((0,))
+    rep = run([FASWEEP, "report", nostats])
+    tally.check("report of a file killed before its final pass",
+                rep.returncode == 0 and "ended before its final pass"
+                in rep.stdout and "--resume" in rep.stdout,
+                rep.stdout[-400:])
+    proc = mpirun(1, ["run", config, "-o", nostats, "--resume", "--quiet"])
+    tally.check("--resume writes the missing final pass",
+                proc.returncode == 0, proc.stderr[-400:])
+    compare(tally, "final pass only", ref, nostats)
 
     proc = mpirun(2, ["run", config, "-o", path, "--resume"])
     tally.check("--resume of a finished file runs nothing",
