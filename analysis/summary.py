@@ -20,6 +20,7 @@ Usage: summary.py FILE [--format markdown|csv] [--tol 1e-9]
 import argparse
 import csv
 import math
+import signal
 import sys
 import warnings
 
@@ -270,6 +271,8 @@ def parse_args(argv):
 
 
 def main(argv=None):
+    # Output piped into head ends quietly, as for other command-line tools.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = parse_args(argv)
     try:
         results = load(args.file)

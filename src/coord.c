@@ -449,11 +449,11 @@ static void log_start(struct sweep *s)
 
 	log_msg(&s->log, LOG_INFO,
 	        "sweep %s: %zu modes x %zu hidden sizes x "
-	        "%zu seeds = %zu trials, up to %d epochs, %d ranks, data %s, "
+	        "%zu seeds = %zu trials, up to %d epochs, %d rank%s, data %s, "
 	        "output %s",
 	        g->path, g->n_modes, g->n_hidden, g->n_seeds, s->n_trials,
-	        (int)g->max_epochs, s->n_ranks, g->data_dir,
-	        s->opt->output_path);
+	        (int)g->max_epochs, s->n_ranks, s->n_ranks == 1 ? "" : "s",
+	        g->data_dir, s->opt->output_path);
 }
 
 /* Sizes the message buffer for the largest result of the grid. MPI counts

@@ -380,7 +380,8 @@ int sweep_finish_stopped(struct sweep *s)
 	s->out = NULL;
 	log_msg(&s->log, LOG_WARN,
 	        "sweep stopped: %zu of %zu trials stored, %zu pending; "
-	        "continue with fasweep run %s -o %s --resume",
+	        "continue under the same launcher with fasweep run %s -o %s "
+	        "--resume",
 	        s->n_trials - n_left, s->n_trials, n_left, s->opt->config_path,
 	        s->opt->output_path);
 	return COORD_EXIT_STOPPED;
