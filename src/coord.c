@@ -275,7 +275,8 @@ static void abort_sweep(struct sweep *s)
 	MPI_Abort(s->comm, 1);
 }
 
-/* Rank 0: no new trials from now on; asks every running trial to stop. */
+/* Rank 0: hands out no new trials from now on and sends every running
+ * trial a stop request. */
 static void begin_stop(struct sweep *s, const char *why)
 {
 	int n_running = 0;
@@ -296,8 +297,8 @@ static void begin_stop(struct sweep *s, const char *why)
 }
 
 /* Rank 0: a second signal, or running trials that outlast the grace
- * period, end the job now. The file is closed first; what it holds is
- * complete for every stored trial. */
+ * period, end the job now. The file is closed first, so it contains every
+ * stored trial whole. */
 static void force_stop(struct sweep *s)
 {
 	struct fw_error err = {{0}};

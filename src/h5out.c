@@ -123,10 +123,9 @@ fail:
 	return -1;
 }
 
-/* Opens path for writing. An existing file may be held for a moment by a
- * reader that opened it while no writer was running, which blocks the
- * writer's lock, so a resumed file gets several tries over a few seconds;
- * only the last failure is reported. */
+/* Opens path for writing. A reader that opened an existing file while no
+ * writer ran blocks the writer's lock for a moment. So a resumed file gets
+ * 30 tries over 3 seconds, and only the last failure is reported. */
 static hid_t open_rdwr(const struct h5ctx *c, const char *path, hid_t fapl,
                        int resuming)
 {
@@ -354,7 +353,8 @@ int h5out_create(struct h5out **out, const char *path, const struct grid *g,
 	if (h5out_open(o, 0, err) < 0 ||
 	    tmp_publish(tmp_path, path, force, err) < 0)
 		goto close_tmp;
-	/* o->path holds the longer temporary name; errors now name path. */
+	/* Overwrite the longer temporary name, so errors name path from now
+	 * on. */
 	memcpy(o->path, path, strlen(path) + 1);
 	*out = o;
 	status = 0;

@@ -98,7 +98,7 @@ def n_stored(path):
 
 
 def wait_for_stored(path, proc, at_least, timeout=60):
-    """Waits until path holds at_least stored trials or proc ends."""
+    """Waits until path contains at_least stored trials or proc ends."""
     end = time.time() + timeout
     while time.time() < end and proc.poll() is None:
         if n_stored(path) >= at_least:
@@ -185,11 +185,13 @@ def test_sigterm_alone(tally, work, config, ref):
 
 
 def test_second_signal(tally, work, config, ref):
-    """A worker that does not answer, then a second signal to rank 0: the
-    job ends at once with code 4 and the file stays resumable."""
+    """Workers that do not reply, then a second signal to rank 0: the job
+    ends at once with code 4 and the file stays resumable."""
     path = os.path.join(work, "second.h5")
     proc = start(["run", config, "-o", path], 3)
     wait_for_stored(path, proc, 2)
+
+    # The job's processes: rank 0 and the two workers.
     marker = path
     rank0 = rank0_pid(marker)
     workers = [p for p in job_pids(marker)
@@ -201,6 +203,8 @@ def test_second_signal(tally, work, config, ref):
         proc.kill()
         proc.communicate()
         return
+
+    # Stopped workers cannot reply, so rank 0 waits until a second signal.
     for pid in workers:
         os.kill(pid, signal.SIGSTOP)
     os.kill(rank0, signal.SIGUSR1)
@@ -216,6 +220,7 @@ def test_second_signal(tally, work, config, ref):
                 os.kill(pid, signal.SIGCONT)
             except ProcessLookupError:
                 pass
+
     tally.check("second: exit code 4 after MPI_Abort",
                 proc.returncode == EXIT_STOPPED,
                 f"{proc.returncode}: {err[-800:]}")
@@ -348,8 +353,8 @@ def test_options(tally, work, config, ref):
 
 
 def test_diverged(tally, work, data):
-    """Trials that diverge are results: the sweep goes on and the final
-    pass drops their pairs and says so."""
+    """Trials that diverge are results: the sweep goes on, and the final
+    pass drops their pairs and logs how many."""
     config = write_config(work, data, "diverge.ini", 4, "3e38, 0.02")
     path = os.path.join(work, "diverge.h5")
     proc = mpirun(3, ["run", config, "-o", path])
@@ -358,6 +363,8 @@ def test_diverged(tally, work, data):
     tally.check("diverged: log says pairs were dropped",
                 re.search(r"hidden 8, fa vs bp: 3 of 3 seeds dropped",
                           proc.stderr), proc.stderr[-800:])
+
+    # A learning rate of 3e38 makes every hidden-8 trial diverge.
     with h5py.File(path, "r") as f:
         trials = f["tables/trials"][...]
         stats = f["tables/stats"][...]
@@ -369,6 +376,7 @@ def test_diverged(tally, work, data):
     big = trials[trials["hidden"] == 16]
     tally.check("diverged: hidden 16 trials done",
                 all(s == b"done" for s in big["status"]), big["status"])
+
     n_pairs = {(int(r["hidden"]), r["mode"].decode()): int(r["n_pairs"])
                for r in stats}
     tally.check("diverged: n_pairs 0 at hidden 8, 3 at hidden 16",
