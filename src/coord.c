@@ -277,7 +277,7 @@ static void abort_sweep(struct sweep *s)
 
 /* Rank 0: hands out no new trials from now on and sends every running
  * trial a stop request. */
-static void begin_stop(struct sweep *s, const char *why)
+static void begin_stop(struct sweep *s, const char *reason)
 {
 	int n_running = 0;
 
@@ -293,7 +293,7 @@ static void begin_stop(struct sweep *s, const char *why)
 	log_msg(&s->log, LOG_WARN,
 	        "stopping: %s; no new trials, %d running trials stop and "
 	        "stay pending (up to %.0f s, or at a second signal)",
-	        why, n_running, COORD_GRACE_SECONDS);
+	        reason, n_running, COORD_GRACE_SECONDS);
 }
 
 /* Rank 0: a second signal, or running trials that outlast the grace
@@ -321,12 +321,12 @@ static void force_stop(struct sweep *s)
  * due. Called while waiting for results. */
 static void poll_stop(struct sweep *s)
 {
-	char why[64];
+	char reason[64];
 
 	if (!s->stopping && stop_count() > 0) {
-		snprintf(why, sizeof(why), "signal %d received",
+		snprintf(reason, sizeof(reason), "signal %d received",
 		         stop_first_signal());
-		begin_stop(s, why);
+		begin_stop(s, reason);
 	}
 	if (s->stopping && (stop_count() >= 2 || log_now() > s->stop_deadline))
 		force_stop(s);

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* node_data.c - MNIST in one MPI-3 shared window per node. The first rank
  * of the node reads the files with dataset_load, copies the arrays into the
- * window and frees its private copy; the other ranks map the same pages. */
+ * window and frees its private copy. The other ranks map the same pages. */
 #include "fasweep/node_data.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* What the node's first rank tells the others after loading. */
+/* The outcome the node's first rank broadcasts after loading. */
 struct load_result {
 	int64_t ok;
 	int64_t n_train_file;

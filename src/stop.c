@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* stop.c - counts stop signals. The handler touches only two sig_atomic_t
- * variables, the one state of the program shared with a signal handler;
- * everything else reads them through the functions below. */
+ * variables, the one state the program shares with a signal handler. Other
+ * code reads them through the functions below. */
 #include "fasweep/stop.h"
 
 #include <signal.h>

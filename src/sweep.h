@@ -74,7 +74,7 @@ struct sweep {
 	                */
 };
 
-/* Longest time stored results wait for their rows to be committed while
+/* Maximum time stored results wait for their rows to be committed while
  * results keep arriving. An idle rank 0 commits at once. */
 #define COMMIT_SECONDS 1.0
 

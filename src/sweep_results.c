@@ -123,7 +123,7 @@ static void order_init(struct sweep *s)
 }
 
 /* Rank 0: takes the rows of a file written for the same grid. The file's
- * config is parsed under a label that says where it came from. */
+ * config is parsed under a label that names where it came from. */
 static int resume_rows(struct sweep *s, const struct h5out_summary *sum,
                        struct fw_error *err)
 {

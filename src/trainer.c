@@ -247,7 +247,8 @@ static int stop_requested(const struct trainer_stop *stop)
 
 /* Trains one epoch (from 1). Returns the mean minibatch loss, or NaN/inf
  * as soon as a minibatch loss is not finite; *bad_batch then names it.
- * Returns 0 with *stopped set when stop asks to end before a minibatch. */
+ * Returns 0 with *stopped set when stop requests an end before a
+ * minibatch. */
 static double train_epoch(struct trial *t, int epoch,
                           const struct trainer_stop *stop, size_t *bad_batch,
                           int *stopped)

@@ -3,8 +3,8 @@
 """Runs every Python snippet of docs/FORMAT.md and README.md on a real
 results file, as a user who copies it would: docs/FORMAT.md's snippets on
 results.h5 from configs/tiny.ini in a scratch directory, README.md's on
-results/demo.h5 there, also from configs/tiny.ini (its hidden size 8 stands
-in for the demo's 20). A snippet that raises, or prints nothing, fails.
+results/demo.h5 there, also from configs/tiny.ini (its hidden size 8 replaces
+the demo's 20). A snippet that raises, or prints nothing, fails.
 
 Usage: test_doc_snippets.py SCRATCH_DIR
 """

@@ -175,7 +175,7 @@ static void test_too_few_images(const struct dataset *ds)
 	CHECK(strcmp(out.message, "") != 0);
 }
 
-/* Counts the calls of the stop hook and asks to stop at call limit. */
+/* Counts the calls of the stop hook and requests a stop at call limit. */
 struct stop_after {
 	int calls;
 	int limit;

@@ -70,7 +70,7 @@ void trainer_pin_blas(void);
  * p->n_epochs + 1; point 0 is the state before training, point e the state
  * after epoch e. Points that are not computed are set to NaN. A NaN or inf
  * in the loss stops training with status TRIAL_DIVERGED, which is a result,
- * not an error. When stop is not NULL and asks to stop, training ends with
+ * not an error. When stop is not NULL and requests a stop, training ends with
  * status TRIAL_PENDING: the trial is unfinished and must run again. Returns
  * 0 with *out filled, or -1 with err set when the trial cannot run (no
  * memory, too few images); out->status is then TRIAL_FAILED. */

@@ -33,7 +33,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The bytes the reader parses, where the target knows them. */
+/* The bytes the reader parses, when the target has them in memory. */
 struct idx_content {
 	const uint8_t *bytes; /* NULL when gzopen decompresses the file */
 	size_t size;
