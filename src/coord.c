@@ -194,12 +194,16 @@ static void synthetic_trial(const struct sweep *s, size_t t,
                             const struct trial_params *p, float *curves,
                             struct trial_outcome *out)
 {
+	size_t n_early = (size_t)p->early_checkpoints;
+
 	for (size_t c = 0; c < N_CURVES; c++)
 		for (size_t e = 0; e < s->n_points; e++)
 			curves[c * s->n_points + e] =
 			        (int32_t)e <= p->n_epochs
 			                ? (float)(t % 1000) + 1e-3f * (float)e
 			                : NAN;
+	for (size_t i = 0; i < N_CURVES * n_early; i++)
+		curves[N_CURVES * s->n_points + i] = (float)(t % 1000);
 	memset(out, 0, sizeof(*out));
 	out->status = TRIAL_DONE;
 	out->final_test_accuracy = (float)(t % 1000) / 1000.0f;
@@ -520,8 +524,10 @@ static int sweep_init(struct sweep *s, const struct run_options *opt,
 	}
 	s->n_trials = grid_n_trials(&s->grid);
 	s->n_points = (size_t)s->grid.max_epochs + 1;
-	s->base_size = sizeof(struct result_msg) +
-	               sizeof(float) * N_CURVES * s->n_points;
+	s->base_size =
+	        sizeof(struct result_msg) +
+	        sizeof(float) * N_CURVES *
+	                (s->n_points + (size_t)s->grid.early_checkpoints);
 	if (msg_size_init(s) != 0)
 		return -1;
 	s->msg = calloc(1, s->msg_size);

@@ -31,11 +31,14 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const mode_names[N_MODES] = {"bp", "fa", "onehot"};
+static const char *const mode_names[N_MODES] = {
+        "bp", "fa", "onehot", "shallow", "sparse", "sign", "frsf", "kp"};
 static const char *const axis_names[N_AXES] = {"mode", "hidden", "seed"};
 static const char *const axis_nouns[N_AXES] = {"mode", "hidden size", "seed"};
 static const char *const split_names[] = {"pooled", "standard"};
 static const char *const fa_scale_names[] = {"log_epoch", "constant"};
+static const char *const onehot_sign_names[] = {"positive", "random"};
+static const char *const feedback_norm_names[] = {"as_drawn", "match_w2"};
 static const char *const stage_names[N_STAGES] = {"initial", "final"};
 static const char *const section_names[] = {"data",  "network", "feedback",
                                             "sweep", "stats",   "output"};
@@ -61,7 +64,12 @@ static const struct number_rule setting_rules[N_SETTINGS] = {
         [SET_N_TRAIN] = {"n_train", 1, 1, INT32_MAX, 0, 0, "50000", 50000},
         [SET_N_TEST] = {"n_test", 1, 1, INT32_MAX, 0, 0, "20000", 20000},
         [SET_N_PROBE] = {"n_probe", 1, 1, INT32_MAX, 0, 0, "1000", 1000},
+        [SET_FEEDBACK_K] = {"feedback_k", 1, 1, 10, 0, 0, "1", 1},
+        [SET_KP_DECAY] = {"kp_decay", 0, 0, 0, 0.0f, 0.5f, "0.001", 0.001},
 };
+
+/* At most this many checkpoints inside the first epoch. */
+#define EARLY_CHECKPOINTS_MAX 1000
 
 static const struct number_rule hidden_rule = {.name = "hidden",
                                                .integer = 1,
@@ -73,6 +81,11 @@ static const struct number_rule seed_rule = {.name = "seeds",
                                              .min = 0,
                                              .max = INT64_MAX,
                                              .example = "1"};
+static const struct number_rule early_rule = {.name = "early_checkpoints",
+                                              .integer = 1,
+                                              .min = 0,
+                                              .max = EARLY_CHECKPOINTS_MAX,
+                                              .example = "4"};
 static const struct number_rule max_trials_rule = {.name = "max_trials",
                                                    .integer = 1,
                                                    .min = 1,
@@ -90,6 +103,10 @@ enum key_index {
 	K_BATCH_SIZE,
 	K_EPOCHS,
 	K_FA_SCALE,
+	K_ONEHOT_SIGN,
+	K_FEEDBACK_NORM,
+	K_FEEDBACK_K,
+	K_KP_DECAY,
 	K_MODES,
 	K_HIDDEN,
 	K_SEEDS,
@@ -97,6 +114,7 @@ enum key_index {
 	K_MAX_TRIALS,
 	K_BASELINE,
 	K_SAVE_WEIGHTS,
+	K_EARLY_CHECKPOINTS,
 	N_KEYS
 };
 
@@ -133,6 +151,8 @@ typedef int (*key_parser)(struct parse_ctx *c, int k, const char *value);
 static int parse_dir(struct parse_ctx *c, int k, const char *value);
 static int parse_split(struct parse_ctx *c, int k, const char *value);
 static int parse_fa_scale(struct parse_ctx *c, int k, const char *value);
+static int parse_onehot_sign(struct parse_ctx *c, int k, const char *value);
+static int parse_feedback_norm(struct parse_ctx *c, int k, const char *value);
 static int parse_baseline(struct parse_ctx *c, int k, const char *value);
 static int parse_setting(struct parse_ctx *c, int k, const char *value);
 static int parse_modes(struct parse_ctx *c, int k, const char *value);
@@ -141,6 +161,7 @@ static int parse_seeds(struct parse_ctx *c, int k, const char *value);
 static int parse_zip(struct parse_ctx *c, int k, const char *value);
 static int parse_max_trials(struct parse_ctx *c, int k, const char *value);
 static int parse_save_weights(struct parse_ctx *c, int k, const char *value);
+static int parse_early(struct parse_ctx *c, int k, const char *value);
 
 /* One INI key: where it lives and how its value is parsed. */
 struct key_desc {
@@ -164,6 +185,14 @@ static const struct key_desc keys[N_KEYS] = {
                           SET_BATCH_SIZE, NULL},
         [K_EPOCHS] = {"network", "epochs", parse_setting, SET_EPOCHS, NULL},
         [K_FA_SCALE] = {"feedback", "fa_scale", parse_fa_scale, 0, NULL},
+        [K_ONEHOT_SIGN] = {"feedback", "onehot_sign", parse_onehot_sign, 0,
+                           NULL},
+        [K_FEEDBACK_NORM] = {"feedback", "feedback_norm", parse_feedback_norm,
+                             0, NULL},
+        [K_FEEDBACK_K] = {"feedback", "feedback_k", parse_setting,
+                          SET_FEEDBACK_K, NULL},
+        [K_KP_DECAY] = {"feedback", "kp_decay", parse_setting, SET_KP_DECAY,
+                        NULL},
         [K_MODES] = {"sweep", "modes", parse_modes, 0, "bp, fa, onehot"},
         [K_HIDDEN] = {"sweep", "hidden", parse_hidden, 0, "20, 100, 1000"},
         [K_SEEDS] = {"sweep", "seeds", parse_seeds, 0, "1-30"},
@@ -172,6 +201,8 @@ static const struct key_desc keys[N_KEYS] = {
         [K_BASELINE] = {"stats", "baseline", parse_baseline, 0, NULL},
         [K_SAVE_WEIGHTS] = {"output", "save_weights", parse_save_weights, 0,
                             NULL},
+        [K_EARLY_CHECKPOINTS] = {"output", "early_checkpoints", parse_early, 0,
+                                 NULL},
 };
 
 const char *grid_mode_name(enum fw_mode mode)
@@ -200,6 +231,16 @@ int grid_mode_parse(const char *name, enum fw_mode *mode)
 		return -1;
 	*mode = (enum fw_mode)i;
 	return 0;
+}
+
+const char *grid_onehot_sign_name(enum onehot_sign sign)
+{
+	return onehot_sign_names[sign];
+}
+
+const char *grid_feedback_norm_name(enum feedback_norm norm)
+{
+	return feedback_norm_names[norm];
 }
 
 const char *grid_stage_name(enum weight_stage stage)
@@ -522,10 +563,36 @@ static int parse_fa_scale(struct parse_ctx *c, int k, const char *value)
 	return 0;
 }
 
+static int parse_onehot_sign(struct parse_ctx *c, int k, const char *value)
+{
+	int i = find_name(onehot_sign_names, ARRAY_SIZE(onehot_sign_names),
+	                  value);
+
+	if (i < 0)
+		return key_error(c, k,
+		                 "unknown onehot_sign; use positive or random");
+	c->g->onehot_sign = (enum onehot_sign)i;
+	return 0;
+}
+
+static int parse_feedback_norm(struct parse_ctx *c, int k, const char *value)
+{
+	int i = find_name(feedback_norm_names, ARRAY_SIZE(feedback_norm_names),
+	                  value);
+
+	if (i < 0)
+		return key_error(c, k,
+		                 "unknown feedback_norm; use as_drawn or "
+		                 "match_w2");
+	c->g->feedback_norm = (enum feedback_norm)i;
+	return 0;
+}
+
 static int parse_baseline(struct parse_ctx *c, int k, const char *value)
 {
 	if (grid_mode_parse(value, &c->g->baseline) != 0)
-		return key_error(c, k, "unknown mode; use bp, fa or onehot");
+		return key_error(c, k,
+		                 "unknown mode; use one of " GRID_MODE_LIST);
 	return 0;
 }
 
@@ -778,8 +845,8 @@ static int parse_modes(struct parse_ctx *c, int k, const char *value)
 			return empty_item(c, k);
 		if (grid_mode_parse(item, &m) != 0)
 			return key_error(c, k,
-			                 "unknown mode '%s'; valid modes: bp, "
-			                 "fa, onehot",
+			                 "unknown mode '%s'; valid "
+			                 "modes: " GRID_MODE_LIST,
 			                 item);
 		if (has_mode(g, m))
 			return key_error(c, k,
@@ -978,6 +1045,23 @@ static int parse_max_trials(struct parse_ctx *c, int k, const char *value)
 	if (parse_list_int(c, k, &max_trials_rule, value, 0, &n) != 0)
 		return -1;
 	c->g->max_trials = n;
+	return 0;
+}
+
+/* ---- [output] early_checkpoints ---- */
+
+static int parse_early(struct parse_ctx *c, int k, const char *value)
+{
+	int64_t n = 0;
+
+	if (value[0] == '\0')
+		return key_error(c, k,
+		                 "empty; give the number of checkpoints inside "
+		                 "the first epoch, such as %s, or 0",
+		                 early_rule.example);
+	if (parse_list_int(c, k, &early_rule, value, 0, &n) != 0)
+		return -1;
+	c->g->early_checkpoints = (int32_t)n;
 	return 0;
 }
 
@@ -1308,6 +1392,37 @@ static int check_probe(struct parse_ctx *c)
 /* Checks batch_size <= n_train for every trial. The trainer sizes its
  * buffers by batch_size, so a larger one would only waste memory or fail to
  * allocate. batch_size == n_train gives one minibatch per epoch. */
+/* Checks that every trial's first epoch has at least early_checkpoints + 1
+ * minibatches, so that each checkpoint falls after a different one. */
+static int check_early(struct parse_ctx *c)
+{
+	const struct grid *g = c->g;
+	size_t i, n = axis_length(g, c->zip_axis);
+	char where[64] = "";
+
+	if (g->early_checkpoints == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		double n_train = value_along_zip(&g->settings[SET_N_TRAIN], i);
+		double batch = value_along_zip(&g->settings[SET_BATCH_SIZE], i);
+		double n_batches = ceil(n_train / batch);
+
+		if (n_batches >= g->early_checkpoints + 1.0)
+			continue;
+		if (g->settings[SET_N_TRAIN].axis != AXIS_NONE ||
+		    g->settings[SET_BATCH_SIZE].axis != AXIS_NONE)
+			describe_entry(g, c->zip_axis, i, where, sizeof(where));
+		return key_error(c, K_EARLY_CHECKPOINTS,
+		                 "%d checkpoints need at least %d minibatches "
+		                 "per epoch, but there are %.0f%s; use at most "
+		                 "%.0f",
+		                 (int)g->early_checkpoints,
+		                 (int)g->early_checkpoints + 1, n_batches,
+		                 where, n_batches - 1.0);
+	}
+	return 0;
+}
+
 static int check_batch(struct parse_ctx *c)
 {
 	double n_train, batch_size;
@@ -1383,7 +1498,7 @@ static int finish(struct parse_ctx *c)
 	if (check_required(c) != 0 || check_n_trials(c) != 0 ||
 	    apply_zip(c) != 0 || check_lists_zipped(c) != 0 ||
 	    check_baseline(c) != 0 || check_probe(c) != 0 ||
-	    check_batch(c) != 0)
+	    check_batch(c) != 0 || check_early(c) != 0)
 		return -1;
 	set_max_epochs(c->g);
 	return 0;
@@ -1705,7 +1820,12 @@ void grid_trial_params(const struct grid *g, size_t trial,
 	p->n_train = (int32_t)setting_at(g, SET_N_TRAIN, at);
 	p->n_test = (int32_t)setting_at(g, SET_N_TEST, at);
 	p->n_probe = (int32_t)setting_at(g, SET_N_PROBE, at);
+	p->feedback_k = (int32_t)setting_at(g, SET_FEEDBACK_K, at);
+	p->kp_decay = setting_at(g, SET_KP_DECAY, at);
+	p->early_checkpoints = g->early_checkpoints;
 	p->fa_scale = g->fa_scale;
+	p->onehot_sign = g->onehot_sign;
+	p->feedback_norm = g->feedback_norm;
 	p->split = g->split;
 }
 

@@ -56,7 +56,38 @@ static const struct {
         [CURVE_ALIGNMENT_ANGLE] = {"angle between the hidden-layer delta "
                                    "and the backpropagation delta",
                                    "degrees"},
+        [CURVE_FEEDBACK_COSINE] = {"cosine of W2[0:H, :] and the feedback "
+                                   "matrix B",
+                                   "1"},
+        [CURVE_FEEDBACK_NORM_RATIO] = {"Frobenius norm of B over that of "
+                                       "W2[0:H, :]",
+                                       "1"},
+        [CURVE_DELTA_NORM_RATIO] = {"norm of the hidden-layer delta over "
+                                    "that of the backpropagation delta",
+                                    "1"},
+        [CURVE_ALIGNMENT_ANGLE_MEAN] = {"mean per-example angle between the "
+                                        "hidden-layer delta and the "
+                                        "backpropagation delta",
+                                        "degrees"},
+        [CURVE_UPDATE_ANGLE] = {"angle between the W1 update and the "
+                                "backpropagation W1 update",
+                                "degrees"},
+        [CURVE_FEEDBACK_CONCORDANCE] = {"fraction of probe images whose "
+                                        "feedback is within 90 degrees of "
+                                        "backpropagation's",
+                                        "1"},
+        [CURVE_SATURATION_FRACTION] = {"fraction of hidden activations "
+                                       "below 0.05 or above 0.95",
+                                       "1"},
+        [CURVE_SIGMOID_SLOPE] = {"mean sigmoid derivative h (1 - h) of the "
+                                 "hidden units",
+                                 "1"},
 };
+
+/* Name and long name of the point axis of the early checkpoints. */
+#define EARLY_SCALE_NAME "epoch_fraction"
+#define EARLY_SCALE_LONG_NAME                                                  \
+	"fraction of the first epoch done at the checkpoint"
 
 #define STATS_CHUNK_ROWS 64 /* rows per chunk of the resizable stats table */
 
@@ -231,11 +262,12 @@ static int curve_attrs_write(const struct h5ctx *c, hid_t ds, enum curve_id id,
 	return 0;
 }
 
-static int curves_create(const struct h5ctx *c, hid_t file,
-                         const struct grid *g, const hid_t scales[N_DIMS],
+/* Creates one dataset per curve in loc, [mode][hidden][seed][point] with
+ * n_points points, on scales. */
+static int curves_create(const struct h5ctx *c, hid_t loc, const struct grid *g,
+                         const hid_t scales[N_DIMS], size_t n_points,
                          const char *coords)
 {
-	size_t n_points = (size_t)g->max_epochs + 1;
 	hsize_t dims[N_DIMS] = {g->n_modes, g->n_hidden, g->n_seeds, n_points};
 	hid_t dcpl = H5I_INVALID_HID;
 	hid_t space = H5I_INVALID_HID;
@@ -244,7 +276,7 @@ static int curves_create(const struct h5ctx *c, hid_t file,
 	CHECK(c, dcpl = curve_create_plist(c, n_points));
 	CHECK(c, space = H5Screate_simple(N_DIMS, dims, NULL));
 	for (int i = 0; i < N_CURVES; i++) {
-		CHECK(c, ds = H5Dcreate2(file, trainer_curve_name(i),
+		CHECK(c, ds = H5Dcreate2(loc, trainer_curve_name(i),
 		                         H5T_IEEE_F32LE, space, H5P_DEFAULT,
 		                         dcpl, H5P_DEFAULT));
 		for (int d = 0; d < N_DIMS; d++)
@@ -261,6 +293,52 @@ fail:
 	h5_release(ds);
 	h5_release(space);
 	h5_release(dcpl);
+	return -1;
+}
+
+/* Creates the group /early with its scale epoch_fraction, k / (N + 1) for
+ * checkpoint k from 1, and a dataset per curve, [mode][hidden][seed][N].
+ * The zipped settings are not named as coordinates there, because they
+ * are root datasets. */
+static int early_create(const struct h5ctx *c, hid_t file, const struct grid *g,
+                        const hid_t scales[N_DIMS])
+{
+	size_t n = (size_t)g->early_checkpoints;
+	hid_t early_scales[N_DIMS];
+	double *fraction = malloc(n * sizeof(*fraction)); /* n */
+	hid_t group = H5I_INVALID_HID;
+	hid_t scale = H5I_INVALID_HID;
+
+	if (fraction == NULL)
+		return fw_error_set(c->err,
+		                    "%s: out of memory for %zu "
+		                    "checkpoints",
+		                    c->path, n);
+	for (size_t k = 0; k < n; k++)
+		fraction[k] = (double)(k + 1) / (double)(n + 1);
+
+	CHECK(c, group = H5Gcreate2(file, "early", H5P_DEFAULT, H5P_DEFAULT,
+	                            H5P_DEFAULT));
+	CHECK(c, scale = h5_dataset_create_1d(c, group, EARLY_SCALE_NAME,
+	                                      H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+	                                      n, fraction));
+	CHECK(c, H5DSset_scale(scale, EARLY_SCALE_NAME));
+	if (h5_attr_write_string(c, scale, "long_name", EARLY_SCALE_LONG_NAME) <
+	    0)
+		goto fail;
+	memcpy(early_scales, scales, sizeof(early_scales));
+	early_scales[DIM_EPOCH] = scale;
+	if (curves_create(c, group, g, early_scales, n, "") < 0)
+		goto fail;
+	CLOSE(c, H5Dclose, scale);
+	CLOSE(c, H5Gclose, group);
+	free(fraction);
+	return 0;
+
+fail:
+	h5_release(scale);
+	h5_release(group);
+	free(fraction);
 	return -1;
 }
 
@@ -424,7 +502,10 @@ int h5_layout_build(const struct h5ctx *c, const char *tmp_path,
 	if (root_attrs_write(c, file, g, meta) < 0 ||
 	    scales_create(c, file, g, scales) < 0 ||
 	    settings_create(c, file, g, scales, coords, sizeof(coords)) < 0 ||
-	    curves_create(c, file, g, scales, coords) < 0)
+	    curves_create(c, file, g, scales, (size_t)g->max_epochs + 1,
+	                  coords) < 0)
+		goto fail;
+	if (g->early_checkpoints > 0 && early_create(c, file, g, scales) < 0)
 		goto fail;
 	for (int d = N_DIMS - 1; d >= 0; d--)
 		CLOSE(c, H5Dclose, scales[d]);

@@ -45,11 +45,12 @@ static struct h5out *h5out_alloc(const char *path, const struct grid *g)
 		return NULL;
 	o->file = o->trials = o->trial_type = o->stats_type = H5I_INVALID_HID;
 	for (int i = 0; i < N_CURVES; i++)
-		o->curves[i] = H5I_INVALID_HID;
+		o->curves[i] = o->early[i] = H5I_INVALID_HID;
 	o->n_modes = g->n_modes;
 	o->n_hidden = g->n_hidden;
 	o->n_seeds = g->n_seeds;
 	o->n_points = (size_t)g->max_epochs + 1;
+	o->n_early = (size_t)g->early_checkpoints;
 	for (size_t i = 0; i < g->n_modes; i++)
 		o->mode_names[i] = grid_mode_name(g->modes[i]);
 	for (int st = 0; st < N_STAGES; st++)
@@ -166,6 +167,12 @@ static int h5out_open(struct h5out *o, int resuming, struct fw_error *err)
 	for (int i = 0; i < N_CURVES; i++)
 		CHECK(&c, o->curves[i] = H5Dopen2(
 		                  o->file, trainer_curve_name(i), H5P_DEFAULT));
+	for (int i = 0; i < N_CURVES && o->n_early > 0; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "early/%s", trainer_curve_name(i));
+		CHECK(&c, o->early[i] = H5Dopen2(o->file, name, H5P_DEFAULT));
+	}
 	CHECK(&c, o->trials = H5Dopen2(o->file, "/tables/trials", H5P_DEFAULT));
 	CHECK(&c, o->trial_type = h5_trial_row_type(&c));
 	CHECK(&c, o->stats_type = h5_stats_row_type(&c));
@@ -196,6 +203,10 @@ static int h5out_close_handles(struct h5out *o, struct fw_error *err)
 		status = -1;
 	}
 	for (int i = N_CURVES - 1; i >= 0; i--) {
+		if (o->early[i] >= 0 && H5Dclose(o->early[i]) < 0) {
+			h5_report(&c, "H5Dclose", __FILE__, __LINE__);
+			status = -1;
+		}
 		if (o->curves[i] >= 0 && H5Dclose(o->curves[i]) < 0) {
 			h5_report(&c, "H5Dclose", __FILE__, __LINE__);
 			status = -1;
@@ -209,7 +220,7 @@ static int h5out_close_handles(struct h5out *o, struct fw_error *err)
 	}
 	o->stats_type = o->trial_type = o->trials = o->file = H5I_INVALID_HID;
 	for (int i = 0; i < N_CURVES; i++)
-		o->curves[i] = H5I_INVALID_HID;
+		o->curves[i] = o->early[i] = H5I_INVALID_HID;
 	return status;
 }
 
@@ -499,14 +510,15 @@ fail:
 }
 
 /* Writes the N_CURVES x n_points values of curves into [m][h][s][:] of
- * each curve dataset. */
-static int trial_curves_write(const struct h5ctx *c, struct h5out *o,
-                              size_t trial, const float *curves)
+ * the datasets ids, one per curve. */
+static int curve_set_write(const struct h5ctx *c, const struct h5out *o,
+                           const hid_t ids[N_CURVES], size_t trial,
+                           const float *curves, size_t points)
 {
 	size_t idx[N_AXES];
 	hsize_t start[N_DIMS];
-	hsize_t count[N_DIMS] = {1, 1, 1, o->n_points};
-	hsize_t n_points[1] = {o->n_points};
+	hsize_t count[N_DIMS] = {1, 1, 1, points};
+	hsize_t n_points[1] = {points};
 	hid_t mem_space = H5I_INVALID_HID;
 	hid_t file_space = H5I_INVALID_HID;
 
@@ -518,12 +530,12 @@ static int trial_curves_write(const struct h5ctx *c, struct h5out *o,
 
 	CHECK(c, mem_space = H5Screate_simple(1, n_points, NULL));
 	for (int i = 0; i < N_CURVES; i++) {
-		CHECK(c, file_space = H5Dget_space(o->curves[i]));
+		CHECK(c, file_space = H5Dget_space(ids[i]));
 		CHECK(c, H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start,
 		                             NULL, count, NULL));
-		CHECK(c, H5Dwrite(o->curves[i], H5T_NATIVE_FLOAT, mem_space,
-		                  file_space, H5P_DEFAULT,
-		                  curves + (size_t)i * o->n_points));
+		CHECK(c,
+		      H5Dwrite(ids[i], H5T_NATIVE_FLOAT, mem_space, file_space,
+		               H5P_DEFAULT, curves + (size_t)i * points));
 		CLOSE(c, H5Sclose, file_space);
 	}
 	CLOSE(c, H5Sclose, mem_space);
@@ -533,6 +545,19 @@ fail:
 	h5_release(file_space);
 	h5_release(mem_space);
 	return -1;
+}
+
+/* Writes a trial's curves, N_CURVES x n_points floats followed by
+ * N_CURVES x n_early for the checkpoints, to the curve datasets. */
+static int trial_curves_write(const struct h5ctx *c, const struct h5out *o,
+                              size_t trial, const float *curves)
+{
+	if (curve_set_write(c, o, o->curves, trial, curves, o->n_points) < 0)
+		return -1;
+	if (o->n_early == 0)
+		return 0;
+	return curve_set_write(c, o, o->early, trial,
+	                       curves + N_CURVES * o->n_points, o->n_early);
 }
 
 int h5out_write_curves(struct h5out *o, size_t trial, const float *curves,

@@ -6,6 +6,7 @@
 #include "h5util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -138,6 +139,102 @@ static int summary_check_file(const char *path, struct fw_error *err)
 	return 0;
 }
 
+/* Sets final[t * N_CURVES + curve] for the trials of mode index m from
+ * values, the [hidden][seed][point] block of that mode. */
+static void finals_of_mode(const float *values, const hsize_t dims[N_DIMS],
+                           size_t m, int curve, float *final)
+{
+	size_t n_series = dims[DIM_HIDDEN] * dims[DIM_SEED];
+	size_t n_points = dims[DIM_EPOCH];
+
+	for (size_t i = 0; i < n_series; i++) {
+		const float *v = values + i * n_points;
+		size_t t = m * n_series + i;
+		size_t e = n_points;
+
+		while (e > 0 && isnan(v[e - 1]))
+			e--;
+		final[t * N_CURVES + (size_t)curve] = e > 0 ? v[e - 1] : NAN;
+	}
+}
+
+/* Reads the last value of one curve per trial, one mode at a time. */
+static int curve_finals_read(const struct h5ctx *c, hid_t ds, int curve,
+                             size_t n_trials, float *final)
+{
+	hsize_t dims[N_DIMS], start[N_DIMS] = {0, 0, 0, 0}, count[N_DIMS];
+	hid_t space = H5I_INVALID_HID, mem = H5I_INVALID_HID;
+	float *values = NULL;
+
+	CHECK(c, space = H5Dget_space(ds));
+	if (H5Sget_simple_extent_ndims(space) != N_DIMS)
+		goto fail;
+	CHECK(c, H5Sget_simple_extent_dims(space, dims, NULL));
+	if (dims[DIM_MODE] * dims[DIM_HIDDEN] * dims[DIM_SEED] != n_trials)
+		goto fail;
+	memcpy(count, dims, sizeof(count));
+	count[DIM_MODE] = 1;
+	values = malloc(sizeof(float) * dims[DIM_HIDDEN] * dims[DIM_SEED] *
+	                        dims[DIM_EPOCH] +
+	                1);
+	if (values == NULL)
+		goto fail;
+	CHECK(c, mem = H5Screate_simple(N_DIMS, count, NULL));
+
+	for (size_t m = 0; m < dims[DIM_MODE]; m++) {
+		start[DIM_MODE] = m;
+		CHECK(c, H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL,
+		                             count, NULL));
+		CHECK(c, H5Dread(ds, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT,
+		                 values));
+		finals_of_mode(values, dims, m, curve, final);
+	}
+	CLOSE(c, H5Sclose, mem);
+	CLOSE(c, H5Sclose, space);
+	free(values);
+	return 0;
+
+fail:
+	h5_release(mem);
+	h5_release(space);
+	free(values);
+	return -1;
+}
+
+/* Fills s->final from every curve dataset the file has. A curve that is
+ * missing or shaped unlike the trials table stays NaN, because the report
+ * does not need it to show the tables. */
+static int finals_read(const struct h5ctx *c, hid_t file,
+                       struct h5out_summary *s)
+{
+	size_t n = s->n_trials * N_CURVES;
+
+	s->final = malloc(sizeof(float) * n + 1);
+	if (s->final == NULL)
+		return fw_error_set(c->err,
+		                    "%s: out of memory for the final "
+		                    "values of %zu trials",
+		                    c->path, s->n_trials);
+	for (size_t i = 0; i < n; i++)
+		s->final[i] = NAN;
+
+	for (int k = 0; k < N_CURVES; k++) {
+		const char *name = trainer_curve_name((enum curve_id)k);
+		hid_t ds;
+
+		if (H5Lexists(file, name, H5P_DEFAULT) <= 0)
+			continue;
+		ds = H5Dopen2(file, name, H5P_DEFAULT);
+		if (ds < 0)
+			continue;
+		if (curve_finals_read(c, ds, k, s->n_trials, s->final) < 0)
+			for (size_t t = 0; t < s->n_trials; t++)
+				s->final[t * N_CURVES + (size_t)k] = NAN;
+		H5Dclose(ds);
+	}
+	return 0;
+}
+
 /* Reads the config attribute and both tables of the open file into s. */
 static int summary_read(const struct h5ctx *c, hid_t file,
                         struct h5out_summary *s)
@@ -214,7 +311,7 @@ int h5out_read_summary(const char *path, struct h5out_summary *s,
 		             path);
 		goto fail;
 	}
-	if (summary_read(&c, file, s) < 0)
+	if (summary_read(&c, file, s) < 0 || finals_read(&c, file, s) < 0)
 		goto fail;
 	CLOSE(&c, H5Fclose, file);
 	status = 0;
@@ -232,6 +329,7 @@ void h5out_summary_free(struct h5out_summary *s)
 {
 	if (s == NULL)
 		return;
+	free(s->final);
 	free(s->stats);
 	free(s->trials);
 	free(s->writer);

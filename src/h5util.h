@@ -64,6 +64,7 @@ struct h5out {
 	char *path;
 	hid_t file;
 	hid_t curves[N_CURVES]; /* the curve datasets, by enum curve_id */
+	hid_t early[N_CURVES];  /* /early/<curve>, only with checkpoints */
 	hid_t trials;           /* /tables/trials */
 	hid_t trial_type;       /* memory type of struct trial_row */
 	hid_t stats_type;       /* memory type of struct stats_row */
@@ -71,6 +72,7 @@ struct h5out {
 	size_t n_hidden;
 	size_t n_seeds;
 	size_t n_points;                 /* max_epochs + 1 */
+	size_t n_early;                  /* early_checkpoints, 0 if none */
 	const char *mode_names[N_MODES]; /* n_modes, the grid's order */
 	int32_t *hidden;                 /* n_hidden */
 	int64_t *seeds;                  /* n_seeds */

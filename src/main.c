@@ -393,22 +393,37 @@ static int trial_settings(const struct grid *g, enum fw_mode mode,
 	return 0;
 }
 
-static void print_curves(const float *curves, size_t n_points, int n_epochs)
+/* Prints the values of one point, curve c at curves[c * stride]. */
+static void print_point(const float *curves, size_t stride)
 {
+	for (int k = 0; k < N_CURVES; k++) {
+		float v = curves[(size_t)k * stride];
+
+		/* NaN from 0/0 carries a sign; print it as plain nan. */
+		printf("\t%.9g", isnan(v) ? (double)NAN : (double)v);
+	}
+	printf("\n");
+}
+
+/* Prints one row per point: epoch 0, the checkpoints inside the first
+ * epoch with their fraction of it in the epoch column, then epochs 1 on. */
+static void print_curves(const float *curves, size_t n_points,
+                         const struct trial_params *p)
+{
+	size_t n_early = (size_t)p->early_checkpoints;
+	const float *early = curves + N_CURVES * n_points;
+
 	printf("epoch");
 	for (int k = 0; k < N_CURVES; k++)
 		printf("\t%s", trainer_curve_name((enum curve_id)k));
 	printf("\n");
-	for (int e = 0; e <= n_epochs; e++) {
+	for (int e = 0; e <= p->n_epochs; e++) {
 		printf("%d", e);
-		for (int k = 0; k < N_CURVES; k++) {
-			float v = curves[k * n_points + e];
-
-			/* NaN from 0/0 carries a sign; print it as plain nan.
-			 */
-			printf("\t%.9g", isnan(v) ? (double)NAN : (double)v);
+		print_point(curves + e, n_points);
+		for (size_t k = 0; e == 0 && k < n_early; k++) {
+			printf("%g", (double)(k + 1) / (double)(n_early + 1));
+			print_point(early + k, n_early);
 		}
-		printf("\n");
 	}
 }
 
@@ -422,8 +437,9 @@ static int trial_args(const struct cli *c, enum fw_mode *mode,
 		                   "--seed",
 		                   "trial");
 	if (grid_mode_parse(c->mode, mode) != 0)
-		return usage_error("unknown mode '%s' (use bp, fa or onehot)",
-		                   c->mode);
+		return usage_error(
+		        "unknown mode '%s' (use one of " GRID_MODE_LIST ")",
+		        c->mode);
 	if (parse_int64(c->hidden, hidden) != 0 || *hidden < 1 ||
 	    *hidden > 100000)
 		return usage_error("--hidden '%s' must be an integer from 1 to "
@@ -442,7 +458,8 @@ static int run_one(const struct grid *g, const struct trial_params *p)
 	struct fw_error err = {{0}};
 	struct trial_outcome outcome;
 	size_t n_points = (size_t)p->n_epochs + 1;
-	float *curves = malloc(sizeof(float) * N_CURVES * n_points);
+	float *curves = malloc(sizeof(float) * N_CURVES *
+	                       (n_points + (size_t)p->early_checkpoints));
 	int rc = EXIT_ERROR;
 
 	trainer_pin_blas();
@@ -452,7 +469,7 @@ static int run_one(const struct grid *g, const struct trial_params *p)
 		        curves ? err.msg : "out of memory");
 		goto out;
 	}
-	print_curves(curves, n_points, p->n_epochs);
+	print_curves(curves, n_points, p);
 	fprintf(stderr, "status=%s seconds=%.2f%s%s\n",
 	        trainer_status_name(outcome.status), outcome.wall_seconds,
 	        outcome.message[0] ? " message=" : "", outcome.message);

@@ -54,13 +54,18 @@ int net_init(struct net *net, enum fw_mode mode, int32_t n_hidden, int64_t seed,
 	            n_hidden, RNG_W1);
 	fill_normal(net->w2, n_w2, 1.0 / sqrt((double)n_hidden + 1.0), seed,
 	            n_hidden, RNG_W2);
-	if (mode == MODE_FA)
-		fill_normal(net->feedback, n_b,
-		            1.0 / sqrt((double)n_hidden + 1.0), seed, n_hidden,
-		            RNG_FEEDBACK);
-	else if (mode == MODE_ONEHOT)
+	if (mode == MODE_ONEHOT)
 		fill_onehot(net->feedback, n_hidden);
+	else if (mode != MODE_BP)
+		net_draw_random_feedback(net->feedback, n_hidden, seed);
 	return 0;
+}
+
+void net_draw_random_feedback(float *r, int32_t n_hidden, int64_t seed)
+{
+	fill_normal(r, (size_t)n_hidden * NET_OUTPUTS,
+	            1.0 / sqrt((double)n_hidden + 1.0), seed, n_hidden,
+	            RNG_FEEDBACK);
 }
 
 void net_free(struct net *net)
@@ -218,15 +223,28 @@ void net_hidden_delta(const float *feedback, float scale, int32_t n_hidden,
 	}
 }
 
-void net_update(struct net *net, const struct net_batch *b, size_t n,
-                float learning_rate)
+void net_update_output(float *w, int32_t n_rows, int32_t n_hidden,
+                       const struct net_batch *b, size_t n, float learning_rate)
+{
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_rows,
+	            NET_OUTPUTS, (int)n, -learning_rate, b->h, n_hidden + 1,
+	            b->d_out, NET_OUTPUTS, 1.0f, w, NET_OUTPUTS);
+}
+
+void net_update_hidden(struct net *net, const struct net_batch *b, size_t n,
+                       float learning_rate)
 {
 	int nh = net->n_hidden;
 
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nh + 1,
-	            NET_OUTPUTS, (int)n, -learning_rate, b->h, nh + 1, b->d_out,
-	            NET_OUTPUTS, 1.0f, net->w2, NET_OUTPUTS);
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, NET_INPUTS, nh,
 	            (int)n, -learning_rate, b->x, NET_INPUTS, b->d_hid, nh,
 	            1.0f, net->w1, nh);
+}
+
+void net_update(struct net *net, const struct net_batch *b, size_t n,
+                float learning_rate)
+{
+	net_update_output(net->w2, net->n_hidden + 1, net->n_hidden, b, n,
+	                  learning_rate);
+	net_update_hidden(net, b, n, learning_rate);
 }

@@ -15,18 +15,22 @@
 #define ASSUMED_GFLOPS 40.0
 
 /* Floating-point operations of one trial: per training image the forward
- * pass and the three products of the backward pass, per evaluated image the
- * forward pass; 2 per multiply-add. */
+ * pass and the three products of the backward pass; at each recorded point
+ * the forward pass of every test image, and per probe image the forward
+ * pass and the two W1 updates compared by the update angle; 2 per
+ * multiply-add. */
 double report_trial_flops(const struct trial_params *p)
 {
 	double h = p->n_hidden;
 	double fwd = 2.0 * (NET_INPUTS * h + (h + 1.0) * NET_OUTPUTS);
 	double bwd = 2.0 * (NET_INPUTS * h + (h + 1.0) * NET_OUTPUTS +
 	                    h * NET_OUTPUTS);
-	double per_epoch =
-	        p->n_train * (fwd + bwd) + (p->n_test + 2.0 * p->n_probe) * fwd;
+	double probe = fwd + 2.0 * 2.0 * (NET_INPUTS * h + h * NET_OUTPUTS);
+	double per_point = p->n_test * fwd + p->n_probe * probe;
+	double points = p->n_epochs + 1.0 + p->early_checkpoints;
 
-	return per_epoch * p->n_epochs + p->n_train * fwd;
+	return p->n_train * (fwd * (p->n_epochs + 1.0) + bwd * p->n_epochs) +
+	       per_point * points;
 }
 
 static void plan_axes(FILE *out, const struct grid *g)
@@ -110,8 +114,8 @@ static double weights_bytes(const struct grid *g)
  * when [output] save_weights stores any. */
 static void plan_file(FILE *out, const struct grid *g)
 {
-	double curves =
-	        (double)grid_n_trials(g) * N_CURVES * (g->max_epochs + 1) * 4.0;
+	double curves = (double)grid_n_trials(g) * N_CURVES *
+	                (g->max_epochs + 1 + g->early_checkpoints) * 4.0;
 	double weights = weights_bytes(g);
 	char stages[64];
 
@@ -265,6 +269,74 @@ static double unsigned_nan(double x)
 	return isnan(x) ? NAN : x;
 }
 
+/* The curves of the diagnostics table, with their column titles. */
+static const struct {
+	enum curve_id curve;
+	const char *title;
+} diagnostic_columns[] = {
+        {CURVE_ALIGNMENT_ANGLE, "angle"},
+        {CURVE_ALIGNMENT_ANGLE_MEAN, "angle_ex"},
+        {CURVE_UPDATE_ANGLE, "angle_dW1"},
+        {CURVE_FEEDBACK_COSINE, "cos_B_W2"},
+        {CURVE_FEEDBACK_NORM_RATIO, "|B|/|W2|"},
+        {CURVE_FEEDBACK_CONCORDANCE, "concord"},
+        {CURVE_SATURATION_FRACTION, "saturated"},
+};
+
+/* Mean of a curve's final value over the done trials of (mode, hidden)
+ * whose value is not NaN; NaN if there is none. */
+static double final_mean(const struct h5out_summary *s, const char *mode,
+                         int32_t hidden, enum curve_id curve)
+{
+	double sum = 0.0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_trials; i++) {
+		double v = s->final[i * N_CURVES + (size_t)curve];
+
+		if (is_done_config(&s->trials[i], mode, hidden) && !isnan(v)) {
+			sum += v;
+			n++;
+		}
+	}
+	return n ? sum / (double)n : NAN;
+}
+
+/* Prints the mean final feedback diagnostics of every (hidden, mode). */
+static void summary_diagnostics(FILE *out, const struct h5out_summary *s)
+{
+	size_t n_cols =
+	        sizeof(diagnostic_columns) / sizeof(diagnostic_columns[0]);
+	int32_t *hidden = malloc(sizeof(*hidden) * (s->n_trials + 1));
+	const char **modes = malloc(sizeof(*modes) * (s->n_trials + 1));
+	size_t n_hidden, n_modes;
+
+	fprintf(out, "\nfinal feedback diagnostics (mean over done seeds; "
+	             "angles in degrees; nan: undefined, as for shallow)\n");
+	if (hidden == NULL || modes == NULL || s->final == NULL) {
+		fprintf(out, "(not shown: out of memory)\n");
+		goto out;
+	}
+	distinct_configs(s, hidden, &n_hidden, modes, &n_modes);
+	fprintf(out, "%8s  %-8s", "hidden", "mode");
+	for (size_t k = 0; k < n_cols; k++)
+		fprintf(out, " %9s", diagnostic_columns[k].title);
+	fprintf(out, "\n");
+	for (size_t h = 0; h < n_hidden; h++)
+		for (size_t m = 0; m < n_modes; m++) {
+			fprintf(out, "%8d  %-8s", (int)hidden[h], modes[m]);
+			for (size_t k = 0; k < n_cols; k++)
+				fprintf(out, " %9.4g",
+				        unsigned_nan(final_mean(
+				                s, modes[m], hidden[h],
+				                diagnostic_columns[k].curve)));
+			fprintf(out, "\n");
+		}
+out:
+	free(modes);
+	free(hidden);
+}
+
 static void print_stats_row(FILE *out, const struct stats_row *r)
 {
 	fprintf(out,
@@ -344,5 +416,6 @@ void report_summary(FILE *out, const char *path, const struct h5out_summary *s)
 	fprintf(out, "results: %s\n", path);
 	summary_counts(out, s);
 	summary_means(out, s);
+	summary_diagnostics(out, s);
 	summary_stats(out, path, s);
 }

@@ -102,6 +102,11 @@ static const char *param_diff(const struct trial_params *a,
 		format_exact(b->learning_rate, is, size);
 		return "[network] learning_rate";
 	}
+	if (a->kp_decay != b->kp_decay) {
+		format_exact(a->kp_decay, was, size);
+		format_exact(b->kp_decay, is, size);
+		return "[feedback] kp_decay";
+	}
 
 	/* The integer settings, as (section and key, stored, now). */
 	const struct {
@@ -115,6 +120,12 @@ static const char *param_diff(const struct trial_params *a,
 	        {"[data] n_probe", a->n_probe, b->n_probe},
 	        {"[data] split", a->split, b->split},
 	        {"[feedback] fa_scale", a->fa_scale, b->fa_scale},
+	        {"[feedback] onehot_sign", a->onehot_sign, b->onehot_sign},
+	        {"[feedback] feedback_norm", a->feedback_norm,
+	         b->feedback_norm},
+	        {"[feedback] feedback_k", a->feedback_k, b->feedback_k},
+	        {"[output] early_checkpoints", a->early_checkpoints,
+	         b->early_checkpoints},
 	};
 
 	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
@@ -144,7 +155,9 @@ static int trials_check(const struct grid *a, const struct grid *b,
 		if (key == NULL)
 			continue;
 		if (!strcmp(key, "[data] split") ||
-		    !strcmp(key, "[feedback] fa_scale"))
+		    !strcmp(key, "[feedback] fa_scale") ||
+		    !strcmp(key, "[feedback] onehot_sign") ||
+		    !strcmp(key, "[feedback] feedback_norm"))
 			return fw_error_set(
 			        err,
 			        "cannot resume %s: %s differs between "

@@ -19,7 +19,8 @@
 #include "fasweep/node_data.h"
 #include "fasweep/trainer.h"
 
-/* Header of a result message; N_CURVES x n_points floats follow. With
+/* Header of a result message; N_CURVES x (n_points + early_checkpoints)
+ * floats follow, laid out as trainer_run writes them. With
  * [output] save_weights, a done or diverged trial's weights follow them:
  * W1, W2 and B of each stored stage, then the training and test indices
  * (sweep_weights_bind). Ranks are assumed to share one binary layout (one
@@ -80,7 +81,8 @@ struct sweep {
 
 /* coord.c: the layout of the result message in s->msg. */
 
-/* Returns the curves of the message: N_CURVES x n_points floats. */
+/* Returns the curves of the message: N_CURVES x n_points floats, then
+ * N_CURVES x early_checkpoints. */
 float *sweep_msg_curves(const struct sweep *s);
 
 /* Points w into the message buffer after the curves: W1, W2 and B of each

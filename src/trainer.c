@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* trainer.c - runs one trial: the epoch loop, the evaluation after each
- * epoch, and the feedback diagnostics. Network arithmetic lives in net.c. */
+/* trainer.c - runs one trial: the epoch loop and the record of every curve
+ * after each epoch and at the checkpoints inside the first. Network
+ * arithmetic lives in net.c, the feedback rules in feedback.c and the
+ * probe diagnostics in probe.c. */
 #include "fasweep/trainer.h"
 
 #include <assert.h>
@@ -10,14 +12,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fasweep/feedback.h"
 #include "fasweep/log.h"
 #include "fasweep/net.h"
+#include "fasweep/probe.h"
 #include "fasweep/rng.h"
 
-/* Rows per forward pass when measuring loss, accuracy and the angle. */
+/* Rows per forward pass when measuring loss, accuracy and the probe. */
 #define EVAL_ROWS 1000
 
-#define EULER_E 2.71828182845904523536
+/* Where record() writes one point of every curve: curve c goes to
+ * base[c * stride + point]. */
+struct curve_slot {
+	float *base;
+	size_t stride;
+	size_t point;
+};
 
 /* Everything one running trial owns. */
 struct trial {
@@ -25,21 +35,21 @@ struct trial {
 	const struct trial_params *p;
 	struct split split;
 	struct net net;
+	struct feedback feedback;
+	struct probe probe;
 	struct net_batch batch; /* max(batch_size, EVAL_ROWS) rows */
-	float *d_bp;            /* EVAL_ROWS x H: backprop's hidden delta */
 	uint32_t *order;        /* n_train: this epoch's training order */
-};
-
-/* Sums over the probe batch for the angle between hidden deltas. */
-struct angle_sums {
-	double dot;       /* <d_used, d_bp> */
-	double norm_used; /* |d_used|^2 */
-	double norm_bp;   /* |d_bp|^2 */
+	float *early;           /* N_CURVES x early_checkpoints, or NULL */
 };
 
 static const char *const curve_names[N_CURVES] = {
-        "train_loss", "test_loss", "test_accuracy", "feedback_correlation",
-        "alignment_angle"};
+        "train_loss",           "test_loss",
+        "test_accuracy",        "feedback_correlation",
+        "alignment_angle",      "feedback_cosine",
+        "feedback_norm_ratio",  "delta_norm_ratio",
+        "alignment_angle_mean", "update_angle",
+        "feedback_concordance", "saturation_fraction",
+        "sigmoid_slope"};
 
 static const char *const status_names[] = {"pending", "done", "diverged",
                                            "failed"};
@@ -63,20 +73,12 @@ void trainer_pin_blas(void)
 		openblas_set_num_threads(1);
 }
 
-/* Scale s of the fa feedback in training epoch `epoch`, counted from 0 so
- * that s = ln(e) = 1 in the first epoch. */
-static float feedback_scale(const struct trial_params *p, int epoch)
-{
-	if (p->mode != MODE_FA || p->fa_scale == FA_SCALE_CONSTANT)
-		return 1.0f;
-	return (float)log((double)epoch + EULER_E);
-}
-
 static void trial_free(struct trial *t)
 {
 	free(t->order);
-	free(t->d_bp);
 	net_batch_free(&t->batch);
+	probe_free(&t->probe);
+	feedback_free(&t->feedback);
 	net_free(&t->net);
 	split_free(&t->split);
 }
@@ -95,12 +97,13 @@ static int trial_init(struct trial *t, const struct dataset *ds,
 	                  err) != 0)
 		return -1;
 	if (net_init(&t->net, p->mode, p->n_hidden, p->seed, err) != 0 ||
+	    feedback_init(&t->feedback, &t->net, p, err) != 0 ||
+	    probe_init(&t->probe, p->n_hidden, EVAL_ROWS, err) != 0 ||
 	    net_batch_init(&t->batch, p->n_hidden, rows, err) != 0)
 		goto fail;
 
-	t->d_bp = malloc(sizeof(float) * EVAL_ROWS * (size_t)p->n_hidden);
 	t->order = malloc(sizeof(uint32_t) * (size_t)p->n_train);
-	if (t->d_bp == NULL || t->order == NULL) {
+	if (t->order == NULL) {
 		fw_error_set(err,
 		             "out of memory for a trial with %d training "
 		             "images",
@@ -135,90 +138,34 @@ static void evaluate(struct trial *t, const uint32_t *idx, size_t n,
 		*accuracy = (double)correct / (double)n;
 }
 
-/* Pearson r between W2[0:H, :] and the feedback matrix B. */
-static double feedback_correlation(const struct net *net)
+/* Records the state of the network as point slot->point of every curve,
+ * with the feedback gain given; train_loss is given. */
+static void record(struct trial *t, const struct curve_slot *slot,
+                   double train_loss, float gain)
 {
-	const float *w = net->w2;
-	const float *b = net_feedback(net);
-	size_t n = (size_t)net->n_hidden * NET_OUTPUTS;
-	double mw = 0.0, mb = 0.0, sww = 0.0, sbb = 0.0, swb = 0.0;
+	double v[N_CURVES];
 
-	for (size_t i = 0; i < n; i++) {
-		mw += w[i];
-		mb += b[i];
-	}
-	mw /= (double)n;
-	mb /= (double)n;
-	for (size_t i = 0; i < n; i++) {
-		double dw = w[i] - mw, db = b[i] - mb;
-
-		sww += dw * dw;
-		sbb += db * db;
-		swb += dw * db;
-	}
-	return swb / sqrt(sww * sbb);
+	evaluate(t, t->split.test, t->split.n_test, &v[CURVE_TEST_LOSS],
+	         &v[CURVE_TEST_ACCURACY]);
+	v[CURVE_TRAIN_LOSS] = train_loss;
+	probe_measure(&t->probe, &t->net, net_feedback(&t->net), gain,
+	              &t->batch, t->ds, t->split.train, (size_t)t->p->n_probe,
+	              v);
+	for (int c = 0; c < N_CURVES; c++)
+		slot->base[(size_t)c * slot->stride + slot->point] =
+		        (float)v[c];
 }
 
-/* Adds one probe chunk's hidden deltas to the angle sums: the mode's
- * feedback against backprop's W2[0:H, :], both from the same d_out. */
-static void add_angle_chunk(struct trial *t, size_t rows, float scale,
-                            struct angle_sums *s)
+/* Records the state after `epoch` epochs with the gain the next epoch
+ * starts with. */
+static void record_epoch(struct trial *t, float *curves, size_t n_points,
+                         int epoch, double train_loss)
 {
-	size_t n = rows * (size_t)t->p->n_hidden;
+	struct curve_slot slot = {curves, n_points, (size_t)epoch};
 
-	net_hidden_delta(t->net.w2, 1.0f, t->p->n_hidden, &t->batch, rows);
-	memcpy(t->d_bp, t->batch.d_hid, sizeof(float) * n);
-	net_hidden_delta(net_feedback(&t->net), scale, t->p->n_hidden,
-	                 &t->batch, rows);
-	for (size_t i = 0; i < n; i++) {
-		double a = t->batch.d_hid[i], b = t->d_bp[i];
-
-		s->dot += a * b;
-		s->norm_used += a * a;
-		s->norm_bp += b * b;
-	}
-}
-
-/* Angle in degrees between the stacked probe-batch hidden delta of the mode
- * and that of backprop. The probe batch is the first n_probe training
- * images of the split. */
-static double alignment_angle(struct trial *t, float scale)
-{
-	struct angle_sums s = {0.0, 0.0, 0.0};
-	size_t n = (size_t)t->p->n_probe;
-	double c;
-
-	for (size_t start = 0; start < n; start += EVAL_ROWS) {
-		size_t rows = n - start < EVAL_ROWS ? n - start : EVAL_ROWS;
-
-		net_batch_load(&t->batch, t->ds, t->split.train + start, rows);
-		net_forward(&t->net, &t->batch, rows);
-		net_output_delta(&t->batch, rows, NULL);
-		add_angle_chunk(t, rows, scale, &s);
-	}
-	c = s.dot / sqrt(s.norm_used * s.norm_bp);
-	if (c > 1.0)
-		c = 1.0;
-	if (c < -1.0)
-		c = -1.0;
-	return acos(c) * (180.0 / 3.14159265358979323846);
-}
-
-/* Records the state after `epoch` epochs; train_loss is given. */
-static void record(struct trial *t, float *curves, size_t n_points, int epoch,
-                   double train_loss)
-{
-	double test_loss, accuracy;
-	float scale = feedback_scale(t->p, epoch);
-
-	evaluate(t, t->split.test, t->split.n_test, &test_loss, &accuracy);
-	curves[CURVE_TRAIN_LOSS * n_points + epoch] = (float)train_loss;
-	curves[CURVE_TEST_LOSS * n_points + epoch] = (float)test_loss;
-	curves[CURVE_TEST_ACCURACY * n_points + epoch] = (float)accuracy;
-	curves[CURVE_FEEDBACK_CORRELATION * n_points + epoch] =
-	        (float)feedback_correlation(&t->net);
-	curves[CURVE_ALIGNMENT_ANGLE * n_points + epoch] =
-	        (float)alignment_angle(t, scale);
+	feedback_refresh(&t->feedback, &t->net);
+	record(t, &slot, train_loss,
+	       feedback_gain(&t->feedback, &t->net, epoch));
 }
 
 /* Shuffles the training order for `epoch` (from 1) with its own stream, so
@@ -245,22 +192,72 @@ static int stop_requested(const struct trainer_stop *stop)
 	return stop != NULL && stop->requested(stop->ctx);
 }
 
+/* Returns the number of minibatches of the first epoch after which
+ * checkpoint k (from 1) is recorded: floor(k n_batches / (N + 1)) for N
+ * checkpoints, so they split the epoch into nearly equal parts. */
+static size_t checkpoint_batches(const struct trial *t, size_t k)
+{
+	size_t bs = (size_t)t->p->batch_size;
+	size_t n_batches = (t->split.n_train + bs - 1) / bs;
+
+	return k * n_batches / ((size_t)t->p->early_checkpoints + 1);
+}
+
+/* Records the next checkpoint inside the first epoch if it falls after
+ * done minibatches whose losses add up to sum. */
+static void maybe_checkpoint(struct trial *t, size_t done, double sum,
+                             float gain, size_t *next)
+{
+	struct curve_slot slot = {t->early, (size_t)t->p->early_checkpoints,
+	                          *next};
+
+	if (*next >= (size_t)t->p->early_checkpoints ||
+	    checkpoint_batches(t, *next + 1) != done)
+		return;
+	feedback_refresh(&t->feedback, &t->net);
+	record(t, &slot, sum / (double)done, gain);
+	(*next)++;
+}
+
+/* Trains on one minibatch of rows images starting at order[start].
+ * Returns the mean loss of its images before the update. */
+static double train_batch(struct trial *t, size_t start, size_t rows,
+                          float gain)
+{
+	float lr = (float)t->p->learning_rate;
+	double loss;
+
+	net_batch_load(&t->batch, t->ds, t->order + start, rows);
+	net_forward(&t->net, &t->batch, rows);
+	loss = net_output_delta(&t->batch, rows, NULL) / (double)rows;
+	if (!isfinite(loss))
+		return loss;
+
+	feedback_refresh(&t->feedback, &t->net);
+	if (feedback_trains_hidden(&t->feedback))
+		net_hidden_delta(net_feedback(&t->net), gain, t->p->n_hidden,
+		                 &t->batch, rows);
+	feedback_update(&t->feedback, &t->net, &t->batch, rows, lr);
+	return loss;
+}
+
 /* Trains one epoch (from 1). Returns the mean minibatch loss, or NaN/inf
  * as soon as a minibatch loss is not finite; *bad_batch then names it.
  * Returns 0 with *stopped set when stop requests an end before a
- * minibatch. */
+ * minibatch. The first epoch also records the early checkpoints. */
 static double train_epoch(struct trial *t, int epoch,
                           const struct trainer_stop *stop, size_t *bad_batch,
                           int *stopped)
 {
 	size_t n = t->split.n_train, bs = (size_t)t->p->batch_size;
-	float scale = feedback_scale(t->p, epoch - 1);
-	float lr = (float)t->p->learning_rate;
 	double sum = 0.0;
-	size_t n_batches = 0;
+	size_t n_batches = 0, next_checkpoint = 0;
+	float gain;
 
+	feedback_refresh(&t->feedback, &t->net);
+	gain = feedback_gain(&t->feedback, &t->net, epoch - 1);
 	shuffle_order(t, epoch);
-	for (size_t start = 0; start < n; start += bs, n_batches++) {
+	for (size_t start = 0; start < n; start += bs) {
 		size_t rows = n - start < bs ? n - start : bs;
 		double loss;
 
@@ -268,17 +265,16 @@ static double train_epoch(struct trial *t, int epoch,
 			*stopped = 1;
 			return 0.0;
 		}
-		net_batch_load(&t->batch, t->ds, t->order + start, rows);
-		net_forward(&t->net, &t->batch, rows);
-		loss = net_output_delta(&t->batch, rows, NULL) / (double)rows;
+		loss = train_batch(t, start, rows, gain);
+		n_batches++;
 		if (!isfinite(loss)) {
-			*bad_batch = n_batches + 1;
+			*bad_batch = n_batches;
 			return loss;
 		}
-		net_hidden_delta(net_feedback(&t->net), scale, t->p->n_hidden,
-		                 &t->batch, rows);
-		net_update(&t->net, &t->batch, rows, lr);
 		sum += loss;
+		if (epoch == 1 && t->early != NULL)
+			maybe_checkpoint(t, n_batches, sum, gain,
+			                 &next_checkpoint);
 	}
 	return sum / (double)n_batches;
 }
@@ -321,15 +317,15 @@ static void weights_split(const struct trial *t, const struct trial_weights *w)
 }
 
 /* Copies W1, W2 and B after `epoch` epochs into stage st of w. B gets the
- * scale that record() applies at this epoch, so fa's R is multiplied by
- * s(epoch) in float, the scale of this curve point's alignment angle. */
+ * gain that record_epoch() applies at this epoch, so fa's R is multiplied
+ * by s(epoch) in float, the gain of this curve point's alignment angle. */
 static void weights_stage(const struct trial *t, const struct trial_weights *w,
                           enum weight_stage st, int epoch)
 {
 	size_t h = (size_t)t->p->n_hidden;
 	size_t n_b = h * NET_OUTPUTS;
 	const float *b = net_feedback(&t->net);
-	float scale = feedback_scale(t->p, epoch);
+	float scale = feedback_gain(&t->feedback, &t->net, epoch);
 
 	if (w->w1[st] == NULL)
 		return;
@@ -360,7 +356,7 @@ int trainer_run_with_weights(const struct dataset *ds,
 	memset(out, 0, sizeof(*out));
 	out->status = TRIAL_FAILED;
 	out->final_test_accuracy = NAN;
-	fill_nan(curves, N_CURVES * n_points);
+	fill_nan(curves, N_CURVES * (n_points + (size_t)p->early_checkpoints));
 	if (weights != NULL)
 		weights_clear(weights, p->n_hidden);
 	if (trial_init(&t, ds, p, err) != 0) {
@@ -369,10 +365,12 @@ int trainer_run_with_weights(const struct dataset *ds,
 		out->wall_seconds = log_now() - t0;
 		return -1;
 	}
+	if (p->early_checkpoints > 0)
+		t.early = curves + N_CURVES * n_points;
 
 	/* Epoch 0: the initial state, train loss over the whole split. */
 	evaluate(&t, t.split.train, t.split.n_train, &loss, NULL);
-	record(&t, curves, n_points, 0, loss);
+	record_epoch(&t, curves, n_points, 0, loss);
 	if (weights != NULL) {
 		weights_split(&t, weights);
 		weights_stage(&t, weights, STAGE_INITIAL, 0);
@@ -397,7 +395,7 @@ int trainer_run_with_weights(const struct dataset *ds,
 			         isnan(loss) ? "nan" : "inf", epoch, bad_batch);
 			break;
 		}
-		record(&t, curves, n_points, epoch, loss);
+		record_epoch(&t, curves, n_points, epoch, loss);
 	}
 
 	if (out->status == TRIAL_DONE)

@@ -463,7 +463,8 @@ class Table:
                  r"--seed '-1' must be an integer from 0 to "
                  r"9223372036854775807"),
                 ("option_unknown_mode", "mode", "sgd",
-                 r"unknown mode 'sgd' \(use bp, fa or onehot\)")]:
+                 r"unknown mode 'sgd' \(use one of bp, fa, onehot, shallow, "
+                 r"sparse, sign, frsf, kp\)")]:
             kw = {option: value}
             self.add_trial(name, config, pattern + r"; see fasweep --help$",
                            exit_code=2, **kw)

@@ -282,7 +282,36 @@ static const struct bad_case bad_cases[] = {
          "[sweep]\nmodes = bp, xx\nhidden = 20\nseeds = 1\n",
          2,
          {"[sweep] modes = bp, xx", "unknown mode 'xx'",
-          "valid modes: bp, fa, onehot"}},
+          "valid modes: bp, fa, onehot, shallow, sparse, sign, frsf, kp"}},
+        {"unknown_onehot_sign",
+         "[feedback]\nonehot_sign = negative\n" SWEEP,
+         2,
+         {"[feedback] onehot_sign = negative", "unknown onehot_sign",
+          "positive or random"}},
+        {"unknown_feedback_norm",
+         "[feedback]\nfeedback_norm = unit\n" SWEEP,
+         2,
+         {"[feedback] feedback_norm = unit", "unknown feedback_norm",
+          "as_drawn or match_w2"}},
+        {"feedback_k_above_10",
+         "[feedback]\nfeedback_k = 11\n" SWEEP,
+         2,
+         {"[feedback] feedback_k = 11", "10"}},
+        {"negative_kp_decay",
+         "[feedback]\nkp_decay = -0.1\n" SWEEP,
+         2,
+         {"[feedback] kp_decay = -0.1"}},
+        {"early_checkpoints_too_many",
+         "[data]\nn_train = 1000\n[network]\nbatch_size = 200\n"
+         "[output]\nearly_checkpoints = 5\n" SWEEP,
+         6,
+         {"[output] early_checkpoints = 5",
+          "5 checkpoints need at least 6 minibatches per epoch, but there "
+          "are 5; use at most 4"}},
+        {"early_checkpoints_negative",
+         "[output]\nearly_checkpoints = -1\n" SWEEP,
+         2,
+         {"[output] early_checkpoints = -1"}},
         {"unknown_fa_scale",
          "[feedback]\nfa_scale = linear\n" SWEEP,
          2,
@@ -784,6 +813,7 @@ static void check_defaults(void)
 	        [SET_LEARNING_RATE] = 0.07, [SET_BATCH_SIZE] = 200,
 	        [SET_EPOCHS] = 200,         [SET_N_TRAIN] = 50000,
 	        [SET_N_TEST] = 20000,       [SET_N_PROBE] = 1000,
+	        [SET_FEEDBACK_K] = 1,       [SET_KP_DECAY] = 0.001,
 	};
 	int id;
 
@@ -882,6 +912,49 @@ static void check_lists(void)
 	CHECK_INT(p.n_probe, 100);
 	CHECK_INT(p.fa_scale, FA_SCALE_CONSTANT);
 	CHECK_INT(p.split, SPLIT_STANDARD);
+	grid_free(&g);
+}
+
+/* The keys of the feedback rules and the early checkpoints, with
+ * feedback_k zipped to the hidden sizes. */
+static void check_feedback_keys(void)
+{
+	static const char text[] =
+	        "[feedback]\n"
+	        "onehot_sign = random\n"
+	        "feedback_norm = match_w2\n"
+	        "feedback_k = 1, 3\n"
+	        "kp_decay = 0.01\n"
+	        "[output]\n"
+	        "early_checkpoints = 4\n"
+	        "[sweep]\n"
+	        "modes = bp, shallow, sparse, sign, frsf, kp\n"
+	        "hidden = 20, 50\n"
+	        "seeds = 1\n"
+	        "zip = hidden, feedback_k\n";
+	struct grid g;
+	struct fw_error err;
+	struct trial_params p;
+
+	current = "feedback_keys";
+	CHECK_INT(load_text("feedback_keys", text, &g, &err), 0);
+	CHECK_STR(err.msg, "");
+	CHECK_INT(g.n_modes, 6);
+	CHECK_INT(g.modes[5], MODE_KP);
+	CHECK_INT(g.onehot_sign, ONEHOT_RANDOM);
+	CHECK_INT(g.feedback_norm, NORM_MATCH_W2);
+	CHECK_INT(g.early_checkpoints, 4);
+
+	grid_trial_params(&g, grid_trial_index(&g, 2, 1, 0), &p);
+	CHECK_INT(p.mode, MODE_SPARSE);
+	CHECK_INT(p.n_hidden, 50);
+	CHECK_INT(p.feedback_k, 3);
+	CHECK_DBL(p.kp_decay, 0.01);
+	CHECK_INT(p.early_checkpoints, 4);
+	CHECK_INT(p.onehot_sign, ONEHOT_RANDOM);
+	CHECK_INT(p.feedback_norm, NORM_MATCH_W2);
+	grid_trial_params(&g, grid_trial_index(&g, 2, 0, 0), &p);
+	CHECK_INT(p.feedback_k, 1);
 	grid_free(&g);
 }
 
@@ -1345,6 +1418,7 @@ int main(int argc, char **argv)
 	check_max_trials();
 	check_defaults();
 	check_lists();
+	check_feedback_keys();
 	check_zip_hidden();
 	check_zip_epochs();
 	check_zip_mode();

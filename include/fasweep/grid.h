@@ -13,10 +13,30 @@
 
 /* Feedback rule of a trial: which matrix B carries output errors back. */
 enum fw_mode {
-	MODE_BP,     /* B = W2[0:H, :], the forward weights */
-	MODE_FA,     /* B = s(epoch) * R, R fixed random */
-	MODE_ONEHOT, /* B[j, j mod 10] = 1, else 0 */
+	MODE_BP,      /* B = W2[0:H, :], the forward weights */
+	MODE_FA,      /* B = s(epoch) * R, R fixed random */
+	MODE_ONEHOT,  /* B[j, j mod 10] = 1 or sign(R), else 0 */
+	MODE_SHALLOW, /* no feedback: W1 is never updated */
+	MODE_SPARSE,  /* k entries of R per row, balanced over outputs */
+	MODE_SIGN,    /* B = sign(W2[0:H, :]) / sqrt(H + 1) */
+	MODE_FRSF,    /* B = |R| * sign(W2[0:H, :]) */
+	MODE_KP,      /* Kolen-Pollack: B gets W2's update and decay */
 	N_MODES
+};
+
+/* The INI names of all modes, for messages. */
+#define GRID_MODE_LIST "bp, fa, onehot, shallow, sparse, sign, frsf, kp"
+
+/* [feedback] onehot_sign: the sign of onehot's single entry per row. */
+enum onehot_sign {
+	ONEHOT_POSITIVE, /* every entry 1 */
+	ONEHOT_RANDOM    /* the sign of R's entry at the same place */
+};
+
+/* [feedback] feedback_norm: how B is scaled before it is applied. */
+enum feedback_norm {
+	NORM_AS_DRAWN, /* as the mode defines it */
+	NORM_MATCH_W2  /* each epoch, |B|_F set to |W2[0:H, :]|_F */
 };
 
 /* Scale s(epoch) of the fa feedback matrix. */
@@ -50,6 +70,8 @@ enum grid_setting_id {
 	SET_N_TRAIN,       /* [data] n_train */
 	SET_N_TEST,        /* [data] n_test */
 	SET_N_PROBE,       /* [data] n_probe: probe images for the angle */
+	SET_FEEDBACK_K,    /* [feedback] feedback_k: outputs per unit, sparse */
+	SET_KP_DECAY,      /* [feedback] kp_decay: weight decay per step, kp */
 	N_SETTINGS
 };
 
@@ -71,7 +93,12 @@ struct trial_params {
 	int32_t n_train;
 	int32_t n_test;
 	int32_t n_probe;
+	int32_t feedback_k;
+	double kp_decay;
+	int32_t early_checkpoints;
 	enum fa_scale fa_scale;
+	enum onehot_sign onehot_sign;
+	enum feedback_norm feedback_norm;
 	enum split_kind split;
 };
 
@@ -82,7 +109,10 @@ struct grid {
 	                           taken from the current directory */
 	enum split_kind split;  /* [data] split */
 	enum fa_scale fa_scale; /* [feedback] fa_scale */
-	enum fw_mode baseline;  /* [stats] baseline, must be one of modes */
+	enum onehot_sign onehot_sign;     /* [feedback] onehot_sign */
+	enum feedback_norm feedback_norm; /* [feedback] feedback_norm */
+	int32_t early_checkpoints;        /* [output] early_checkpoints */
+	enum fw_mode baseline; /* [stats] baseline, must be one of modes */
 	size_t n_modes;
 	enum fw_mode modes[N_MODES]; /* [sweep] modes, in file order */
 	size_t n_hidden;
@@ -97,7 +127,7 @@ struct grid {
 	                               stage whose weights are stored */
 };
 
-/* Returns the INI name of a mode ("bp", "fa", "onehot"). */
+/* Returns the INI name of a mode ("bp", "fa", "onehot", ...). */
 const char *grid_mode_name(enum fw_mode mode);
 
 /* Sets *mode from its INI name; returns 0, or -1 if the name is unknown. */
@@ -105,6 +135,10 @@ int grid_mode_parse(const char *name, enum fw_mode *mode);
 
 /* Returns the name of an axis ("mode", "hidden", "seed"). */
 const char *grid_axis_name(enum grid_axis axis);
+
+/* Returns the INI name of a onehot_sign or feedback_norm value. */
+const char *grid_onehot_sign_name(enum onehot_sign sign);
+const char *grid_feedback_norm_name(enum feedback_norm norm);
 
 /* Returns the INI name of a stage ("initial", "final"). */
 const char *grid_stage_name(enum weight_stage stage);

@@ -93,7 +93,8 @@ int h5out_reopen(struct h5out **out, const char *path, const struct grid *g,
                  const char *writer, struct fw_error *err);
 
 /* Stores one trial: its curves (N_CURVES x n_points floats, n_points =
- * max_epochs + 1) at flat index trial, a flush, then its row in
+ * max_epochs + 1, then N_CURVES x early_checkpoints floats as
+ * trainer_run lays them out) at flat index trial, a flush, then its row in
  * /tables/trials and a flush, so a stored row always has its curves on
  * disk. Returns 0 or -1 with err set. */
 int h5out_write_trial(struct h5out *o, size_t trial,
@@ -133,6 +134,9 @@ struct h5out_summary {
 	struct trial_row *trials; /* n_trials rows, flat trial order */
 	size_t n_stats;
 	struct stats_row *stats; /* n_stats rows; 0 if the table is absent */
+	float *final; /* n_trials x N_CURVES: the last value of each curve
+	                 that is not NaN, per trial in flat order; NaN where
+	                 there is none or the file lacks the curve */
 };
 
 /* Reads the config attribute and both tables of the file at path. Returns 0,

@@ -23,8 +23,10 @@ struct net {
 	enum fw_mode mode;
 	float *w1;       /* 785 x H */
 	float *w2;       /* (H + 1) x 10 */
-	float *feedback; /* H x 10: R for fa, the one-hot matrix for onehot,
-	                    NULL for bp (B is then the first H rows of w2) */
+	float *feedback; /* H x 10: the one-hot matrix for onehot, R for every
+	                    other mode but bp, NULL for bp (B is then the
+	                    first H rows of w2). feedback.c reshapes it for
+	                    the rules built from R. */
 };
 
 /* Buffers for a minibatch of up to max_rows images. */
@@ -40,11 +42,16 @@ struct net_batch {
 
 /* Draws W1 ~ N(0, 1) / sqrt(785) from the stream (seed, H, RNG_W1) and
  * W2 ~ N(0, 1) / sqrt(H + 1) from (seed, H, RNG_W2), so every mode of one
- * (H, seed) starts from the same weights. Then builds the mode's feedback
- * matrix, for fa R ~ N(0, 1) / sqrt(H + 1) from (seed, H, RNG_FEEDBACK).
- * Returns 0, or -1 with err set when memory runs out. Free with net_free. */
+ * (H, seed) starts from the same weights. Then fills the feedback matrix:
+ * the positive one-hot matrix for onehot, nothing for bp, and R for every
+ * other mode. Returns 0, or -1 with err set when memory runs out. Free
+ * with net_free. */
 int net_init(struct net *net, enum fw_mode mode, int32_t n_hidden, int64_t seed,
              struct fw_error *err);
+
+/* Draws the H x 10 matrix R ~ N(0, 1) / sqrt(H + 1) from the stream (seed,
+ * H, RNG_FEEDBACK), the same R for every mode of one (H, seed). */
+void net_draw_random_feedback(float *r, int32_t n_hidden, int64_t seed);
 
 void net_free(struct net *net);
 
@@ -81,5 +88,18 @@ void net_hidden_delta(const float *feedback, float scale, int32_t n_hidden,
  * pass. */
 void net_update(struct net *net, const struct net_batch *b, size_t n,
                 float learning_rate);
+
+/* Applies the output gradient to the first n_rows rows of w, an
+ * n_rows x 10 matrix: w -= lr [h;1][:, 0:n_rows]^T d_out. With w = W2 and
+ * n_rows = H + 1 it is the first half of net_update; with n_rows = H it
+ * gives a matrix shaped like B the update of W2[0:H, :]. */
+void net_update_output(float *w, int32_t n_rows, int32_t n_hidden,
+                       const struct net_batch *b, size_t n,
+                       float learning_rate);
+
+/* Applies the hidden gradient, W1 -= lr [x;1]^T d_hid, the second half of
+ * net_update. */
+void net_update_hidden(struct net *net, const struct net_batch *b, size_t n,
+                       float learning_rate);
 
 #endif

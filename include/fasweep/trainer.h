@@ -19,8 +19,20 @@ enum curve_id {
 	CURVE_TEST_ACCURACY,        /* fraction of test images right, 0-1 */
 	CURVE_FEEDBACK_CORRELATION, /* Pearson r of W2[0:H, :] and B */
 	CURVE_ALIGNMENT_ANGLE,      /* degrees, hidden delta vs backprop's */
+	CURVE_FEEDBACK_COSINE,      /* cosine of W2[0:H, :] and B */
+	CURVE_FEEDBACK_NORM_RATIO,  /* |B| / |W2[0:H, :]|, Frobenius */
+	CURVE_DELTA_NORM_RATIO,     /* |d_hid used| / |d_hid of bp| */
+	CURVE_ALIGNMENT_ANGLE_MEAN, /* degrees, mean of per-example angles */
+	CURVE_UPDATE_ANGLE,         /* degrees, W1 update vs backprop's */
+	CURVE_FEEDBACK_CONCORDANCE, /* fraction with e^T W2^T B e > 0 */
+	CURVE_SATURATION_FRACTION,  /* fraction of h below 0.05 or above 0.95 */
+	CURVE_SIGMOID_SLOPE,        /* mean h (1 - h) */
 	N_CURVES
 };
+
+/* The curves measured on the probe batch or from the weights, the ones
+ * after the test accuracy. */
+#define FIRST_PROBE_CURVE CURVE_FEEDBACK_CORRELATION
 
 enum trial_status { TRIAL_PENDING, TRIAL_DONE, TRIAL_DIVERGED, TRIAL_FAILED };
 
@@ -67,9 +79,12 @@ const char *trainer_status_name(enum trial_status status);
 void trainer_pin_blas(void);
 
 /* Runs one trial. curves has room for N_CURVES x n_points floats, n_points >=
- * p->n_epochs + 1; point 0 is the state before training, point e the state
- * after epoch e. Points that are not computed are set to NaN. A NaN or inf
- * in the loss stops training with status TRIAL_DIVERGED, which is a result,
+ * p->n_epochs + 1, followed by N_CURVES x p->early_checkpoints floats.
+ * Curve c of point e is curves[c n_points + e]: point 0 is the state before
+ * training, point e the state after epoch e. Curve c of checkpoint k (from
+ * 0) inside the first epoch is curves[N_CURVES n_points + c N + k] with N
+ * = p->early_checkpoints. Points that are not computed are set to NaN. A NaN or
+ * inf in the loss stops training with status TRIAL_DIVERGED, which is a result,
  * not an error. When stop is not NULL and requests a stop, training ends with
  * status TRIAL_PENDING: the trial is unfinished and must run again. Returns
  * 0 with *out filled, or -1 with err set when the trial cannot run (no
