@@ -1,6 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Open a fasweep results file read-only, check that it has the layout of
-docs/FORMAT.md, and load its axes, curves and tables into NumPy arrays.
+docs/FORMAT.md, and load its axes, curves, early checkpoints and tables
+into NumPy arrays.
+
+Files of fasweep versions that recorded only the first five curves, and
+files without early checkpoints, load too: the curves they lack are absent
+from Results.curves, and Results.early is None.
 
 Shared by plot_curves.py and summary.py, which do the plotting and the
 statistics. Importing this module needs only h5py and NumPy.
@@ -11,8 +16,21 @@ import os
 import h5py
 import numpy as np
 
+# Curves that every results file has.
 CURVES = ["train_loss", "test_loss", "test_accuracy", "feedback_correlation",
           "alignment_angle"]
+
+# Curves of the probe batch that newer files add (docs/FEEDBACK.md).
+DIAGNOSTIC_CURVES = ["feedback_cosine", "feedback_norm_ratio",
+                     "delta_norm_ratio", "alignment_angle_mean",
+                     "update_angle", "feedback_concordance",
+                     "saturation_fraction", "sigmoid_slope"]
+ALL_CURVES = CURVES + DIAGNOSTIC_CURVES
+
+# The group of [output] early_checkpoints and its point axis.
+EARLY_GROUP = "early"
+EARLY_SCALE = "epoch_fraction"
+
 SCALES = ["mode", "hidden", "seed", "epoch"]
 TRIAL_FIELDS = ["mode", "hidden", "seed", "status", "final_test_accuracy"]
 STATS_DOUBLE_FIELDS = ["mean", "sd", "mean_baseline", "sd_baseline",
@@ -29,11 +47,31 @@ class ResultsError(Exception):
     message is one line that names the file."""
 
 
+class EarlyCurves:
+    """The checkpoints inside epoch 1 of the group /early.
+
+    fraction is the float64 array of /early/epoch_fraction, the fraction of
+    epoch 1 done at each checkpoint. curves maps each curve name of the
+    group to a float32 array [mode][hidden][seed][checkpoint], and units
+    to its units attribute.
+    """
+
+    def __init__(self, group):
+        self.fraction = np.asarray(group[EARLY_SCALE][()], dtype=np.float64)
+        names = [name for name in ALL_CURVES if name in group]
+        self.curves = {name: group[name][()] for name in names}
+        self.units = {name: attribute_text(group[name], "units", "1")
+                      for name in names}
+
+
 class Results:
     """The contents of one results file.
 
     modes, hidden and seeds are the axes in file order. curves maps each
-    curve name to a float32 array [mode][hidden][seed][epoch]. status is a
+    curve name of the file to a float32 array [mode][hidden][seed][epoch]:
+    always the names of CURVES, and those of DIAGNOSTIC_CURVES that the
+    file has. early is an EarlyCurves, or None when the file has no group
+    /early. status is a
     str array [mode][hidden][seed], final_accuracy the float64 array of
     final_test_accuracy in the same shape. trials and stats are the raw
     structured arrays of /tables, and baseline is the [stats] baseline of
@@ -48,9 +86,11 @@ class Results:
         self.hidden = [int(v) for v in f["hidden"][()]]
         self.seeds = [int(v) for v in f["seed"][()]]
         self.epochs = np.asarray(f["epoch"][()], dtype=np.int64)
-        self.curves = {name: f[name][()] for name in CURVES}
+        names = [name for name in ALL_CURVES if name in f]
+        self.curves = {name: f[name][()] for name in names}
         self.units = {name: attribute_text(f[name], "units", "1")
-                      for name in CURVES}
+                      for name in names}
+        self.early = EarlyCurves(f[EARLY_GROUP]) if EARLY_GROUP in f else None
         self.trials = f["tables/trials"][()]
         self.stats = f["tables/stats"][()]
         self.baseline = config_baseline(path, self.config)
@@ -112,6 +152,22 @@ def missing_object(f):
     return None
 
 
+def curves_problem(group, axes):
+    """Return how a curve dataset in group (the root or /early) breaks the
+    layout for the shape axes, or None. A name of DIAGNOSTIC_CURVES may
+    be absent, but not another kind of object."""
+    prefix = group.name.rstrip("/")
+    for name in ALL_CURVES:
+        if name not in group and name in DIAGNOSTIC_CURVES:
+            continue
+        if not isinstance(group.get(name), h5py.Dataset):
+            return f"{prefix}/{name} is missing or not a dataset"
+        if group[name].shape != axes:
+            return (f"{prefix}/{name} has shape {group[name].shape}, the "
+                    f"axes give {axes}")
+    return None
+
+
 def shape_problem(f):
     """Return how the curves or the trials table disagree with the axes,
     or None."""
@@ -119,15 +175,37 @@ def shape_problem(f):
                  for name in SCALES)
     if -1 in axes:
         return "an axis dataset is not one-dimensional"
-    for name in CURVES:
-        if f[name].shape != axes:
-            return (f"/{name} has shape {f[name].shape}, the axes give "
-                    f"{axes}")
+    problem = curves_problem(f, axes)
+    if problem is not None:
+        return problem
     n_trials = axes[0] * axes[1] * axes[2]
     if f["tables/trials"].shape != (n_trials,):
         return (f"/tables/trials has shape {f['tables/trials'].shape}, "
                 f"expected ({n_trials},)")
-    return None
+    return early_problem(f, axes[:3])
+
+
+def early_problem(f, trial_axes):
+    """Return how the group /early, when present, breaks the layout, or
+    None. trial_axes are the lengths of the mode, hidden and seed axes."""
+    if EARLY_GROUP not in f:
+        return None
+    group = f[EARLY_GROUP]
+    if not isinstance(group, h5py.Group):
+        return f"/{EARLY_GROUP} is not a group"
+    scale = group.get(EARLY_SCALE)
+    if not isinstance(scale, h5py.Dataset) or scale.ndim != 1:
+        return (f"/{EARLY_GROUP}/{EARLY_SCALE} is missing or not a "
+                f"one-dimensional dataset")
+
+    # k / (N + 1) for k = 1..N: increasing and inside epoch 1
+    fraction = np.asarray(scale[()], dtype=np.float64)
+    if fraction.size == 0 or not (np.all(fraction > 0.0)
+                                  and np.all(fraction < 1.0)
+                                  and np.all(np.diff(fraction) > 0.0)):
+        return (f"/{EARLY_GROUP}/{EARLY_SCALE} is {fraction.tolist()}, "
+                f"expected increasing fractions between 0 and 1")
+    return curves_problem(group, trial_axes + (fraction.size,))
 
 
 def row_order_problem(results):

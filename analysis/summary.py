@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Recompute the t-test table of a fasweep results file with scipy.stats,
 check it against the file's /tables/stats and print it as Markdown or CSV.
+With --table diagnostics, print instead the mean over done seeds of the
+final alignment_angle, feedback_cosine, feedback_concordance and
+saturation_fraction per hidden size and mode, after the same checks.
 
 The definitions are those of docs/FORMAT.md: for each hidden size and each
 mode other than the baseline, the pairs are the seeds where both trials are
@@ -13,9 +16,11 @@ layout is left to results_file.py. Plots are left to plot_curves.py.
 Exit status: 0 when every field agrees with the file, 1 on an error or a
 disagreement (each one is printed), 2 on bad usage, 3 when the sweep has
 not finished (the table is then printed from the trials done so far and
-not checked).
+not checked). --table diagnostics on a file without those curves, which
+older fasweep versions did not record, is an error.
 
 Usage: summary.py FILE [--format markdown|csv] [--tol 1e-9]
+                  [--table stats|diagnostics]
 """
 import argparse
 import csv
@@ -52,6 +57,14 @@ MARKDOWN_COLUMNS = [
     ("Cohen's d", lambda r: f"{r['cohen_d']:.2f}"),
     ("Holm p", lambda r: f"{r['p_holm']:.3g}"),
 ]
+
+
+# Curves of the diagnostics table: name and Markdown format of the mean.
+DIAGNOSTIC_COLUMNS = [("alignment_angle", ".2f"), ("feedback_cosine", ".4f"),
+                      ("feedback_concordance", ".4f"),
+                      ("saturation_fraction", ".4f")]
+DIAGNOSTIC_CSV_COLUMNS = (["hidden", "mode", "n_done"]
+                          + [name for name, _ in DIAGNOSTIC_COLUMNS])
 
 
 def t_quantile_975(df):
@@ -152,6 +165,46 @@ def recompute_table(results):
     return rows
 
 
+def final_values(curve, train_loss):
+    """Return the value of curve (seeds x epochs) at each seed's last
+    epoch, the last one where train_loss (seeds x epochs) is finite, since
+    a trial's own epochs may be fewer than the file's."""
+    values = []
+    for s in range(curve.shape[0]):
+        finite = np.flatnonzero(np.isfinite(train_loss[s]))
+        if finite.size > 0:
+            values.append(float(curve[s, finite[-1]]))
+    return np.array(values, dtype=np.float64)
+
+
+def diagnostics_table(results):
+    """Return one row per (hidden size, mode) in file order with the
+    number of done seeds and, per curve of DIAGNOSTIC_COLUMNS, the mean of
+    its last-epoch values over those seeds. A mean is NaN when no seed is
+    done or a done seed has NaN there, as the angles and the cosine of
+    shallow do."""
+    done = results.status == "done"
+    rows = []
+    for h, hidden in enumerate(results.hidden):
+        for m, mode in enumerate(results.modes):
+            train_loss = results.curves["train_loss"][m, h, done[m, h]]
+            row = dict(hidden=hidden, mode=mode,
+                       n_done=int(np.count_nonzero(done[m, h])))
+            for name, _ in DIAGNOSTIC_COLUMNS:
+                curve = results.curves[name][m, h, done[m, h]]
+                values = final_values(curve, train_loss)
+                row[name] = (float(np.mean(values)) if values.size > 0
+                             else math.nan)
+            rows.append(row)
+    return rows
+
+
+def missing_diagnostics(results):
+    """Return the curves of DIAGNOSTIC_COLUMNS that the file lacks."""
+    return [name for name, _ in DIAGNOSTIC_COLUMNS
+            if name not in results.curves]
+
+
 def agree(stored, computed, tol):
     """Return whether two doubles agree within tol, absolute, or relative to
     the computed value when its magnitude is above 1. NaN only matches NaN
@@ -235,6 +288,43 @@ def print_table(results, rows, form):
     print_markdown(rows, sys.stdout)
 
 
+def format_mean(value, spec):
+    return "NaN" if math.isnan(value) else format(value, spec)
+
+
+def print_diagnostics(results, form):
+    """Print the diagnostics table of results as CSV or Markdown."""
+    rows = diagnostics_table(results)
+    if form == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(DIAGNOSTIC_CSV_COLUMNS)
+        for row in rows:
+            writer.writerow([repr(row[name]) if isinstance(row[name], float)
+                             else row[name]
+                             for name in DIAGNOSTIC_CSV_COLUMNS])
+        return
+
+    print(f"Mean over done seeds of each trial's value at its last epoch "
+          f"({results.path}). NaN where no seed is done or a done seed has "
+          f"NaN, as the angles and the cosine of shallow have:\n")
+    headings = ["hidden", "mode", "n done"] + [
+        name for name, _ in DIAGNOSTIC_COLUMNS]
+    print("| " + " | ".join(headings) + " |")
+    print("|" + "|".join("---" for _ in headings) + "|")
+    for row in rows:
+        cells = [str(row["hidden"]), row["mode"], str(row["n_done"])] + [
+            format_mean(row[name], spec) for name, spec in DIAGNOSTIC_COLUMNS]
+        print("| " + " | ".join(cells) + " |")
+
+
+def print_chosen(results, rows, args):
+    """Print the table that --table chose."""
+    if args.table == "diagnostics":
+        print_diagnostics(results, args.format)
+    else:
+        print_table(results, rows, args.format)
+
+
 def unfinished_message(results, n_rows):
     """Return why the stats table cannot be checked yet, or None when the
     sweep has finished. n_rows is the number of rows the finished table
@@ -267,6 +357,13 @@ def parse_args(argv):
                         help="largest accepted difference between a stored "
                         "and a recomputed value: absolute, relative for "
                         "magnitudes above 1 (default 1e-9)")
+    parser.add_argument("--table", choices=["stats", "diagnostics"],
+                        default="stats",
+                        help="table to print after the checks: the t-tests "
+                        "(stats, default) or the mean final alignment_angle, "
+                        "feedback_cosine, feedback_concordance and "
+                        "saturation_fraction per hidden size and mode over "
+                        "done seeds (diagnostics)")
     return parser.parse_args(argv)
 
 
@@ -279,6 +376,13 @@ def main(argv=None):
     except ResultsError as err:
         print(f"summary.py: error: {err}", file=sys.stderr)
         return EXIT_ERROR
+    missing = missing_diagnostics(results)
+    if args.table == "diagnostics" and missing:
+        print(f"summary.py: error: {args.file} lacks the curves "
+              f"{', '.join(missing)} that --table diagnostics needs. Older "
+              f"fasweep versions did not record them, so only --table stats "
+              f"works on this file", file=sys.stderr)
+        return EXIT_ERROR
     rows = recompute_table(results)
 
     # a table without rows belongs to a sweep that has not finished,
@@ -286,7 +390,7 @@ def main(argv=None):
     message = unfinished_message(results, len(rows))
     if message is not None:
         print(f"summary.py: {message}", file=sys.stderr)
-        print_table(results, rows, args.format)
+        print_chosen(results, rows, args)
         return EXIT_UNFINISHED
 
     n_pending = results.count_status("pending")
@@ -304,7 +408,7 @@ def main(argv=None):
               f"and scipy.stats, so no table is printed", file=sys.stderr)
         return EXIT_ERROR
 
-    print_table(results, rows, args.format)
+    print_chosen(results, rows, args)
     return EXIT_OK
 
 

@@ -29,6 +29,24 @@ def tiny_mnist(work):
     return out
 
 
+ALL_MODES = "bp, fa, onehot, shallow, sparse, sign, frsf, kp"
+
+
+def tiny_variant(work, name, modes=None, early_checkpoints=0):
+    """Write configs/tiny.ini to work/name with other modes and early
+    checkpoints, and return its path."""
+    with open(TINY_INI) as f:
+        text = f.read()
+    if modes is not None:
+        text = text.replace("modes = bp, fa, onehot", f"modes = {modes}")
+    if early_checkpoints:
+        text += f"\n[output]\nearly_checkpoints = {early_checkpoints}\n"
+    path = os.path.join(work, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def run(args, **kw):
     """Run a command, returning the CompletedProcess with text output."""
     return subprocess.run(args, capture_output=True, text=True, timeout=600,

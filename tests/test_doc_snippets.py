@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Runs every Python snippet of docs/FORMAT.md and README.md on a real
 results file, as a user who copies it would: docs/FORMAT.md's snippets on
-results.h5 from configs/tiny.ini in a scratch directory, README.md's on
-results/demo.h5 there, also from configs/tiny.ini (its hidden size 8 replaces
-the demo's 20). A snippet that raises, or prints nothing, fails.
+results.h5 from configs/tiny.ini with two early checkpoints in a scratch
+directory, README.md's on results/demo.h5 there, the same file (its hidden
+size 8 replaces the demo's 20). A snippet that raises, or prints nothing,
+fails.
 
 Usage: test_doc_snippets.py SCRATCH_DIR
 """
@@ -14,7 +15,7 @@ import shutil
 import subprocess
 import sys
 
-from fwtest import (FASWEEP, SOURCE_DIR, TINY_INI, Tally, fresh_dir, run,
+from fwtest import (FASWEEP, SOURCE_DIR, Tally, fresh_dir, run, tiny_variant,
                     tiny_mnist)
 
 FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
@@ -45,7 +46,8 @@ def main():
     tally = Tally()
 
     results = os.path.join(work, "results.h5")
-    proc = run([FASWEEP, "run", TINY_INI, "--data", data, "-o", results,
+    config = tiny_variant(work, "tiny_early.ini", early_checkpoints=2)
+    proc = run([FASWEEP, "run", config, "--data", data, "-o", results,
                 "--quiet"])
     if not tally.check("tiny sweep exits 0", proc.returncode == 0,
                        proc.stderr[-800:]):

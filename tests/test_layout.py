@@ -484,7 +484,7 @@ def expected_test_file(created_between):
         "max_epochs": max_epochs,
         "zipped": {"learning_rate": ("hidden", [0.1, 0.05])},
         "attrs": {
-            "fasweep_version": "0.1.0",
+            "fasweep_version": "0.2.0",
             "config": TEST_CONFIG,
             "mpi_ranks": 3,
             "command_line": "fasweep run sweep.ini -o layout.h5",

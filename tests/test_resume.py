@@ -26,19 +26,22 @@ from fwtest import (FASWEEP, MPIEXEC, TINY_INI, Tally, fresh_dir, mpirun, run,
                     tiny_mnist)
 
 CURVES = ["train_loss", "test_loss", "test_accuracy", "feedback_correlation",
-          "alignment_angle"]
+          "alignment_angle", "feedback_cosine", "update_angle",
+          "early/alignment_angle", "early/test_accuracy"]
 EXIT_STOPPED = 4
 
 
 def write_config(work, data, name, epochs, learning_rate="0.05, 0.02"):
     """A copy of configs/tiny.ini with more epochs, so a sweep lasts long
-    enough to be interrupted, and the given learning rates."""
+    enough to be interrupted, the given learning rates and two checkpoints
+    inside the first epoch."""
     with open(TINY_INI) as f:
         text = f.read()
     text = re.sub(r"(?m)^epochs\s*=.*$", f"epochs = {epochs}", text)
     text = re.sub(r"(?m)^dir\s*=.*$", f"dir = {data}", text)
     text = re.sub(r"(?m)^learning_rate\s*=.*$",
                   f"learning_rate = {learning_rate}", text)
+    text += "\n[output]\nearly_checkpoints = 2\n"
     path = os.path.join(work, name)
     with open(path, "w") as f:
         f.write(text)
