@@ -6,8 +6,11 @@ fasweep wrote before the later feedback rules and diagnostics were added.
 tests/golden/curves_three_modes.tsv holds the five curves of that version
 for H = 8 and 32, seed 3, on the synthetic MNIST look-alike. Bits depend
 on the BLAS kernels, so the comparison is exact only where OpenBLAS runs
-the core type the file was written with; elsewhere the values must agree
-to a relative 1e-5, and the test says so. Usage: test_golden.py SCRATCH_DIR
+the core type the file was written with. Elsewhere each value must agree
+to a relative or absolute 1e-4, and the test says so. On an AMD EPYC (Zen
+3), OpenBLAS 0.3.21's Sandybridge kernels moved these curves by at most
+3e-8 against its Zen kernels, while fa with a constant instead of a
+logarithmic scale moved them by 0.035. Usage: test_golden.py SCRATCH_DIR
 """
 import ctypes
 import ctypes.util
@@ -67,7 +70,7 @@ def same_value(exact, old, new):
     a, b = float(old), float(new)
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
-    return abs(a - b) <= 1e-5 * max(abs(a), abs(b), 1e-3)
+    return abs(a - b) <= 1e-4 * max(abs(a), abs(b), 1.0)
 
 
 def compare(tally, exact, mode, hidden, old_rows, output):
@@ -95,7 +98,7 @@ def main(argv):
     exact = core is not None and core == recorded_core
     if not exact:
         print(f"note: OpenBLAS core {core} differs from the recorded "
-              f"{recorded_core}; comparing to a relative 1e-5")
+              f"{recorded_core}; comparing to within 1e-4")
 
     tally = Tally()
     for (mode, hidden), rows in golden.items():

@@ -306,6 +306,24 @@ def test_config_check(tally, work, data, ref):
     proc = run([FASWEEP, "run", seeds, "-o", path, "--resume"])
     one_line_error(tally, "changed seeds", proc,
                    r"\[sweep\] seeds is 1, 2, 3 in the file but 1, 2, 3, 4")
+    for key, value, pattern in [
+            ("kp_decay", "0.01", r"\[feedback\] kp_decay is 0\.001 in the "
+             r"file but 0\.01 in .*kp_decay\.ini"),
+            ("early_checkpoints", "3", r"\[output\] early_checkpoints is 2 "
+             r"in the file but 3"),
+            ("onehot_sign", "random", r"\[feedback\] onehot_sign differs "
+             r"between the file and .*onehot_sign\.ini")]:
+        changed = os.path.join(work, f"{key}.ini")
+        text = open(write_config(work, data, "base.ini", 12)).read()
+        section = "output" if key == "early_checkpoints" else "feedback"
+        if section == "output":
+            text = re.sub(r"(?m)^early_checkpoints\s*=.*$",
+                          f"early_checkpoints = {value}", text)
+        else:
+            text = text.replace("[feedback]", f"[feedback]\n{key} = {value}")
+        open(changed, "w").write(text)
+        proc = run([FASWEEP, "run", changed, "-o", path, "--resume"])
+        one_line_error(tally, f"changed {key}", proc, pattern)
     tally.check("refused resumes leave the file unchanged",
                 open(path, "rb").read() == before)
 
