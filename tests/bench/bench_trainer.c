@@ -12,36 +12,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_common.h"
 #include "bench_peak.h"
 #include "fasweep/dataset.h"
 #include "fasweep/grid.h"
-#include "fasweep/log.h"
 #include "fasweep/net.h"
 #include "fasweep/rng.h"
 #include "fasweep/trainer.h"
 
-#define MAX_HIDDEN_SIZES 16
-
-/* The sizes of configs/replication.ini, which the timed trials use. */
-#define BENCH_N_TRAIN    50000
-#define BENCH_N_TEST     20000
-#define BENCH_N_PROBE    1000
-#define BENCH_BATCH_SIZE 200
-
 /* Rows per forward pass in the evaluation, EVAL_ROWS of src/trainer.c. */
 #define EVAL_ROWS 1000
+
+/* The curves that record() below computes, the first ones of enum
+ * curve_id. NOTE: trainer_run's later curves (the newer probe
+ * diagnostics) are not copied here, so --verify leaves them out and the
+ * timed evaluation does not include them. */
+#define COPIED_CURVES (CURVE_ALIGNMENT_ANGLE + 1)
 
 /* The small trial that --verify runs through both trainer_run and the
  * copied loops. */
 #define VERIFY_N_TRAIN 2000
 #define VERIFY_N_TEST  1000
 #define VERIFY_N_PROBE 200
-
-/* Synthetic images: as many as MNIST's two files hold. */
-#define SYNTHETIC_N_TRAIN_FILE 60000
-#define SYNTHETIC_N_TEST_FILE  10000
 
 #define PEAK_FMA_RUNS    5
 #define PEAK_FMA_SECONDS 0.2
@@ -90,12 +83,6 @@ struct epoch_metrics {
 	double test_accuracy;
 	double feedback_correlation;
 	double alignment_angle; /* degrees */
-};
-
-/* Wall-clock and process CPU time, seconds. */
-struct elapsed {
-	double wall;
-	double cpu;
 };
 
 /* One row of the result table: medians over the timed epochs. */
@@ -149,29 +136,8 @@ static void usage(FILE *out)
 /* Parses "20,100,500" into o->hidden. Returns 0, or -1 after a message. */
 static int parse_hidden(struct bench_options *o, const char *list)
 {
-	const char *s = list;
-
-	o->n_hidden = 0;
-	for (;;) {
-		char *end;
-		long h = strtol(s, &end, 10);
-
-		if (end == s || h < 1 || h > 100000 ||
-		    (*end != ',' && *end != '\0') ||
-		    o->n_hidden == MAX_HIDDEN_SIZES) {
-			fprintf(stderr,
-			        "bench_trainer: invalid --hidden '%s'; give up "
-			        "to %d sizes from 1 to 100000, "
-			        "comma-separated, "
-			        "such as 20,100\n",
-			        list, MAX_HIDDEN_SIZES);
-			return -1;
-		}
-		o->hidden[o->n_hidden++] = (int32_t)h;
-		if (*end == '\0')
-			return 0;
-		s = end + 1;
-	}
+	return parse_hidden_list("bench_trainer", list, o->hidden,
+	                         &o->n_hidden);
 }
 
 /* Parses a number option's value into *x; returns 0, or -1 after a
@@ -286,65 +252,6 @@ static int parse_args(struct bench_options *o, int argc, char **argv)
 		}
 	}
 	return 0;
-}
-
-/* Fills ds with uniformly random pixels and labels. Speed does not depend
- * on the pixel values: every product is a dense sgemm. */
-static int make_synthetic(struct dataset *ds, struct fw_error *err)
-{
-	size_t n = SYNTHETIC_N_TRAIN_FILE + SYNTHETIC_N_TEST_FILE;
-	struct rng r;
-
-	memset(ds, 0, sizeof(*ds));
-	ds->images = malloc(n * DATASET_PIXELS); /* n x 784 */
-	ds->labels = malloc(n);                  /* n */
-	if (ds->images == NULL || ds->labels == NULL) {
-		dataset_free(ds);
-		return fw_error_set(err,
-		                    "out of memory for %zu synthetic "
-		                    "images",
-		                    n);
-	}
-	ds->n_images = n;
-	ds->n_train_file = SYNTHETIC_N_TRAIN_FILE;
-	ds->n_test_file = SYNTHETIC_N_TEST_FILE;
-
-	rng_init(&r, 0, 0, RNG_SPLIT, 0xbe4c);
-	for (size_t i = 0; i < n * DATASET_PIXELS; i += 4) {
-		uint32_t bits = rng_u32(&r);
-
-		memcpy(ds->images + i, &bits, 4); /* 784 is a multiple of 4 */
-	}
-	for (size_t i = 0; i < n; i++)
-		ds->labels[i] = (uint8_t)rng_below(&r, DATASET_CLASSES);
-	return 0;
-}
-
-/* Returns wall-clock and process CPU time now. */
-static struct elapsed clock_now(void)
-{
-	struct elapsed t = {log_now(), 0.0};
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0)
-		t.cpu = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-	return t;
-}
-
-static struct elapsed clock_since(struct elapsed t0)
-{
-	struct elapsed t = clock_now();
-
-	t.wall -= t0.wall;
-	t.cpu -= t0.cpu;
-	return t;
-}
-
-/* Learning rate of configs/replication.ini for H = 20, 100, 500 and 1000,
- * and 1/H for other sizes above 20. */
-static double default_learning_rate(int32_t n_hidden)
-{
-	return n_hidden <= 20 ? 0.07 : 1.0 / (double)n_hidden;
 }
 
 static struct trial_params make_params(const struct bench_options *o,
@@ -596,7 +503,7 @@ static int verify_hidden(const struct dataset *ds,
 	struct trial_outcome out;
 	struct bench_trial t;
 	struct epoch_metrics m;
-	double copied[N_CURVES];
+	double copied[COPIED_CURVES];
 	int n_diff = 0;
 
 	if (trainer_run(ds, &p, NULL, curves, 2, &out, err) != 0)
@@ -612,7 +519,7 @@ static int verify_hidden(const struct dataset *ds,
 	copied[CURVE_TEST_ACCURACY] = m.test_accuracy;
 	copied[CURVE_FEEDBACK_CORRELATION] = m.feedback_correlation;
 	copied[CURVE_ALIGNMENT_ANGLE] = m.alignment_angle;
-	for (int c = 0; c < N_CURVES; c++) {
+	for (int c = 0; c < COPIED_CURVES; c++) {
 		float stored = curves[c * 2 + 1];
 
 		if ((float)copied[c] == stored)
@@ -626,20 +533,6 @@ static int verify_hidden(const struct dataset *ds,
 		        (double)stored, (double)(float)copied[c]);
 	}
 	return n_diff;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Returns the median of x[0..n), reordering x. */
-static double median(double *x, int n)
-{
-	qsort(x, (size_t)n, sizeof(*x), compare_doubles);
-	return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
 /* The times of n_epochs epochs, one array per clock, and the test
@@ -815,14 +708,6 @@ static int write_tsv(const char *path, const struct bench_options *o,
 	return 0;
 }
 
-static int load_data(struct dataset *ds, const struct bench_options *o,
-                     struct fw_error *err)
-{
-	if (o->data_dir != NULL)
-		return dataset_load(ds, o->data_dir, err);
-	return make_synthetic(ds, err);
-}
-
 /* Runs --verify for every hidden size; returns the exit status. */
 static int run_verify(const struct dataset *ds, const struct bench_options *o)
 {
@@ -840,7 +725,7 @@ static int run_verify(const struct dataset *ds, const struct bench_options *o)
 	}
 	printf("verify: %zu hidden sizes x %d curves, %d differ from "
 	       "trainer_run\n",
-	       o->n_hidden, N_CURVES, n_diff);
+	       o->n_hidden, COPIED_CURVES, n_diff);
 	return n_diff ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
@@ -916,7 +801,7 @@ int main(int argc, char **argv)
 	if (o.peak_only)
 		return run_peak_only(&o, &peak);
 
-	if (load_data(&ds, &o, &err) != 0) {
+	if (load_data(&ds, o.data_dir, &err) != 0) {
 		fprintf(stderr, "bench_trainer: %s\n", err.msg);
 		return EXIT_FAILURE;
 	}
