@@ -1286,6 +1286,18 @@ static int check_lists_zipped(struct parse_ctx *c)
 		if (s->axis != AXIS_NONE || s->n_values == 1)
 			continue;
 		k = setting_key((enum grid_setting_id)id);
+		axis = suggest_axis(c->g, s->n_values);
+		if (c->seen[K_ZIP].line != 0 && axis != c->zip_axis &&
+		    axis_length(c->g, axis) == s->n_values)
+			return key_error(
+			        c, k,
+			        "%zu values, one per %s, but the zip on "
+			        "line %d ties settings to %s, and there "
+			        "is one zip; give one value, or one per "
+			        "%s and name %s in that zip",
+			        s->n_values, axis_nouns[axis],
+			        c->seen[K_ZIP].line, axis_names[c->zip_axis],
+			        axis_nouns[c->zip_axis], s->name);
 		if (c->seen[K_ZIP].line != 0)
 			return key_error(c, k,
 			                 "%zu values, but the zip on line %d "
@@ -1293,7 +1305,6 @@ static int check_lists_zipped(struct parse_ctx *c)
 			                 "give one value per %s",
 			                 s->n_values, c->seen[K_ZIP].line,
 			                 s->name, axis_nouns[c->zip_axis]);
-		axis = suggest_axis(c->g, s->n_values);
 		return key_error(c, k,
 		                 "%zu values but no zip; add 'zip = %s, %s' "
 		                 "to [sweep] to give one value per %s",

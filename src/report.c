@@ -46,6 +46,45 @@ static void plan_axes(FILE *out, const struct grid *g)
 	fprintf(out, "%s)\n", g->n_seeds > 8 ? ", ..." : "");
 }
 
+static int plan_has_mode(const struct grid *g, enum fw_mode mode)
+{
+	for (size_t m = 0; m < g->n_modes; m++)
+		if (g->modes[m] == mode)
+			return 1;
+	return 0;
+}
+
+/* Prints a numeric feedback setting: its value, or the axis it follows. */
+static void plan_setting(FILE *out, const struct grid *g,
+                         enum grid_setting_id id)
+{
+	const struct grid_setting *s = &g->settings[id];
+
+	if (s->axis == AXIS_NONE)
+		fprintf(out, ", %s %g", s->name, s->values[0]);
+	else
+		fprintf(out, ", %s per %s", s->name, grid_axis_name(s->axis));
+}
+
+/* Prints the feedback settings that the grid's modes read. */
+static void plan_feedback(FILE *out, const struct grid *g)
+{
+	fprintf(out, "feedback: feedback_norm %s",
+	        grid_feedback_norm_name(g->feedback_norm));
+	if (plan_has_mode(g, MODE_FA))
+		fprintf(out, ", fa_scale %s",
+		        g->fa_scale == FA_SCALE_CONSTANT ? "constant"
+		                                         : "log_epoch");
+	if (plan_has_mode(g, MODE_ONEHOT))
+		fprintf(out, ", onehot_sign %s",
+		        grid_onehot_sign_name(g->onehot_sign));
+	if (plan_has_mode(g, MODE_SPARSE))
+		plan_setting(out, g, SET_FEEDBACK_K);
+	if (plan_has_mode(g, MODE_KP))
+		plan_setting(out, g, SET_KP_DECAY);
+	fprintf(out, "; early_checkpoints %d\n", (int)g->early_checkpoints);
+}
+
 /* Returns 1 if any setting is zipped to the mode or seed axis, so that
  * trials of one hidden size differ in more than their feedback. */
 static int settings_vary_within_hidden(const struct grid *g)
@@ -139,6 +178,7 @@ void report_plan(FILE *out, const struct grid *g)
 	fprintf(out, "config:  %s\ndata:    %s (split = %s)\n", g->path,
 	        g->data_dir, g->split == SPLIT_POOLED ? "pooled" : "standard");
 	plan_axes(out, g);
+	plan_feedback(out, g);
 	fprintf(out, "\n  hidden  learning_rate  batch  epochs  n_train  "
 	             "n_test  FLOP per trial\n");
 	for (size_t h = 0; h < g->n_hidden; h++)

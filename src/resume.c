@@ -102,6 +102,19 @@ static const char *param_diff(const struct trial_params *a,
 		format_exact(b->learning_rate, is, size);
 		return "[network] learning_rate";
 	}
+	if (a->onehot_sign != b->onehot_sign) {
+		snprintf(was, size, "%s",
+		         grid_onehot_sign_name(a->onehot_sign));
+		snprintf(is, size, "%s", grid_onehot_sign_name(b->onehot_sign));
+		return "[feedback] onehot_sign";
+	}
+	if (a->feedback_norm != b->feedback_norm) {
+		snprintf(was, size, "%s",
+		         grid_feedback_norm_name(a->feedback_norm));
+		snprintf(is, size, "%s",
+		         grid_feedback_norm_name(b->feedback_norm));
+		return "[feedback] feedback_norm";
+	}
 	if (a->kp_decay != b->kp_decay) {
 		format_exact(a->kp_decay, was, size);
 		format_exact(b->kp_decay, is, size);
@@ -120,9 +133,6 @@ static const char *param_diff(const struct trial_params *a,
 	        {"[data] n_probe", a->n_probe, b->n_probe},
 	        {"[data] split", a->split, b->split},
 	        {"[feedback] fa_scale", a->fa_scale, b->fa_scale},
-	        {"[feedback] onehot_sign", a->onehot_sign, b->onehot_sign},
-	        {"[feedback] feedback_norm", a->feedback_norm,
-	         b->feedback_norm},
 	        {"[feedback] feedback_k", a->feedback_k, b->feedback_k},
 	        {"[output] early_checkpoints", a->early_checkpoints,
 	         b->early_checkpoints},
@@ -154,10 +164,14 @@ static int trials_check(const struct grid *a, const struct grid *b,
 		key = param_diff(&pa, &pb, was, is, sizeof(was));
 		if (key == NULL)
 			continue;
-		if (!strcmp(key, "[data] split") ||
-		    !strcmp(key, "[feedback] fa_scale") ||
-		    !strcmp(key, "[feedback] onehot_sign") ||
+		if (!strcmp(key, "[feedback] onehot_sign") ||
 		    !strcmp(key, "[feedback] feedback_norm"))
+			return fw_error_set(err,
+			                    "cannot resume %s: %s is %s in the "
+			                    "file but %s in %s; " HINT,
+			                    file, key, was, is, b->path);
+		if (!strcmp(key, "[data] split") ||
+		    !strcmp(key, "[feedback] fa_scale"))
 			return fw_error_set(
 			        err,
 			        "cannot resume %s: %s differs between "

@@ -308,6 +308,13 @@ static const struct bad_case bad_cases[] = {
          {"[output] early_checkpoints = 5",
           "5 checkpoints need at least 6 minibatches per epoch, but there "
           "are 5; use at most 4"}},
+        {"zip_other_axis",
+         "[network]\nlearning_rate = 0.05, 0.02\n"
+         "[feedback]\nfeedback_k = 1, 2, 3\n[sweep]\nmodes = bp, fa, sparse\n"
+         "hidden = 20, 50\nseeds = 1\nzip = hidden, learning_rate\n",
+         4,
+         {"[feedback] feedback_k = 1, 2, 3", "3 values, one per mode",
+          "the zip on line 9 ties settings to hidden"}},
         {"early_checkpoints_negative",
          "[output]\nearly_checkpoints = -1\n" SWEEP,
          2,

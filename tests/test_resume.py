@@ -311,8 +311,8 @@ def test_config_check(tally, work, data, ref):
              r"file but 0\.01 in .*kp_decay\.ini"),
             ("early_checkpoints", "3", r"\[output\] early_checkpoints is 2 "
              r"in the file but 3"),
-            ("onehot_sign", "random", r"\[feedback\] onehot_sign differs "
-             r"between the file and .*onehot_sign\.ini")]:
+            ("onehot_sign", "random", r"\[feedback\] onehot_sign is "
+             r"positive in the file but random in .*onehot_sign\.ini")]:
         changed = os.path.join(work, f"{key}.ini")
         text = open(write_config(work, data, "base.ini", 12)).read()
         section = "output" if key == "early_checkpoints" else "feedback"
