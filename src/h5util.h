@@ -67,6 +67,7 @@ struct h5out {
 	hid_t early[N_CURVES];  /* /early/<curve>, only with checkpoints */
 	hid_t trials;           /* /tables/trials */
 	hid_t trial_type;       /* memory type of struct trial_row */
+	hid_t row_xfer;         /* transfer property list of row writes */
 	hid_t stats_type;       /* memory type of struct stats_row */
 	size_t n_modes;
 	size_t n_hidden;
