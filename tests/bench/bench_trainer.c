@@ -3,9 +3,10 @@
  * follows it, with the library's net_* functions for a list of hidden sizes,
  * and compares the rate with the single-core float32 peak measured on the
  * spot. The epoch and evaluation loops copy train_epoch and record of
- * src/trainer.c, which are static there; --verify checks that the copies
- * give trainer_run's numbers. The side-by-side runs against PyTorch and the
- * medians over rounds are left to run.sh. */
+ * src/trainer.c for bp, fa and onehot, which are static there, and measure
+ * the probe diagnostics with the library's probe_measure; --verify checks
+ * that the copies give trainer_run's numbers. The side-by-side runs against
+ * PyTorch and the medians over rounds are left to run.sh. */
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
@@ -18,17 +19,12 @@
 #include "fasweep/dataset.h"
 #include "fasweep/grid.h"
 #include "fasweep/net.h"
+#include "fasweep/probe.h"
 #include "fasweep/rng.h"
 #include "fasweep/trainer.h"
 
 /* Rows per forward pass in the evaluation, EVAL_ROWS of src/trainer.c. */
 #define EVAL_ROWS 1000
-
-/* The curves that record() below computes, the first ones of enum
- * curve_id. NOTE: trainer_run's later curves (the newer probe
- * diagnostics) are not copied here, so --verify leaves them out and the
- * timed evaluation does not include them. */
-#define COPIED_CURVES (CURVE_ALIGNMENT_ANGLE + 1)
 
 /* The small trial that --verify runs through both trainer_run and the
  * copied loops. */
@@ -72,17 +68,14 @@ struct bench_trial {
 	struct split split;
 	struct net net;
 	struct net_batch batch; /* max(batch_size, EVAL_ROWS) rows */
-	float *d_bp;            /* EVAL_ROWS x H: backprop's hidden delta */
-	uint32_t *order;        /* n_train: this epoch's training order */
+	struct probe probe;
+	uint32_t *order; /* n_train: this epoch's training order */
 };
 
-/* The numbers record() of src/trainer.c stores after an epoch. */
+/* The numbers record() of src/trainer.c stores after an epoch, by enum
+ * curve_id. */
 struct epoch_metrics {
-	double train_loss;
-	double test_loss;
-	double test_accuracy;
-	double feedback_correlation;
-	double alignment_angle; /* degrees */
+	double v[N_CURVES];
 };
 
 /* One row of the result table: medians over the timed epochs. */
@@ -289,14 +282,15 @@ static double train_flop(const struct trial_params *p)
 }
 
 /* FLOP of the evaluation after an epoch: the forward pass of every test
- * and probe image, and two d_out B^T products per probe image. */
+ * and probe image, and per probe image two d_out B^T products and two
+ * rows of the W1 updates that the update angle compares. */
 static double eval_flop(const struct trial_params *p)
 {
 	double h = p->n_hidden;
 	double forward = 2.0 * (NET_INPUTS * h + (h + 1) * NET_OUTPUTS);
 
 	return forward * (p->n_test + p->n_probe) +
-	       2.0 * 2.0 * NET_OUTPUTS * h * p->n_probe;
+	       2.0 * 2.0 * (NET_OUTPUTS + NET_INPUTS) * h * p->n_probe;
 }
 
 /* --- Copies of src/trainer.c, line for line where possible. --- */
@@ -311,7 +305,7 @@ static float feedback_scale(const struct trial_params *p, int epoch)
 static void trial_free(struct bench_trial *t)
 {
 	free(t->order);
-	free(t->d_bp);
+	probe_free(&t->probe);
 	net_batch_free(&t->batch);
 	net_free(&t->net);
 	split_free(&t->split);
@@ -331,12 +325,12 @@ static int trial_init(struct bench_trial *t, const struct dataset *ds,
 	                  err) != 0)
 		return -1;
 	if (net_init(&t->net, p->mode, p->n_hidden, p->seed, err) != 0 ||
+	    probe_init(&t->probe, p->n_hidden, EVAL_ROWS, err) != 0 ||
 	    net_batch_init(&t->batch, p->n_hidden, rows, err) != 0)
 		goto fail;
 
-	t->d_bp = malloc(sizeof(float) * EVAL_ROWS * (size_t)p->n_hidden);
 	t->order = malloc(sizeof(uint32_t) * (size_t)p->n_train);
-	if (t->d_bp == NULL || t->order == NULL) {
+	if (t->order == NULL) {
 		fw_error_set(err, "out of memory for a trial with H = %d",
 		             (int)p->n_hidden);
 		goto fail;
@@ -367,79 +361,16 @@ static void evaluate(struct bench_trial *t, const uint32_t *idx, size_t n,
 	*accuracy = (double)correct / (double)n;
 }
 
-static double feedback_correlation(const struct net *net)
-{
-	const float *w = net->w2;
-	const float *b = net_feedback(net);
-	size_t n = (size_t)net->n_hidden * NET_OUTPUTS;
-	double mw = 0.0, mb = 0.0, sww = 0.0, sbb = 0.0, swb = 0.0;
-
-	for (size_t i = 0; i < n; i++) {
-		mw += w[i];
-		mb += b[i];
-	}
-	mw /= (double)n;
-	mb /= (double)n;
-	for (size_t i = 0; i < n; i++) {
-		double dw = w[i] - mw, db = b[i] - mb;
-
-		sww += dw * dw;
-		sbb += db * db;
-		swb += dw * db;
-	}
-	return swb / sqrt(sww * sbb);
-}
-
-/* Adds one probe chunk to the sums <d_used, d_bp>, |d_used|^2, |d_bp|^2. */
-static void add_angle_chunk(struct bench_trial *t, size_t rows, float scale,
-                            double sums[3])
-{
-	size_t n = rows * (size_t)t->p->n_hidden;
-
-	net_hidden_delta(t->net.w2, 1.0f, t->p->n_hidden, &t->batch, rows);
-	memcpy(t->d_bp, t->batch.d_hid, sizeof(float) * n);
-	net_hidden_delta(net_feedback(&t->net), scale, t->p->n_hidden,
-	                 &t->batch, rows);
-	for (size_t i = 0; i < n; i++) {
-		double a = t->batch.d_hid[i], b = t->d_bp[i];
-
-		sums[0] += a * b;
-		sums[1] += a * a;
-		sums[2] += b * b;
-	}
-}
-
-static double alignment_angle(struct bench_trial *t, float scale)
-{
-	double sums[3] = {0.0, 0.0, 0.0};
-	size_t n = (size_t)t->p->n_probe;
-	double c;
-
-	for (size_t start = 0; start < n; start += EVAL_ROWS) {
-		size_t rows = n - start < EVAL_ROWS ? n - start : EVAL_ROWS;
-
-		net_batch_load(&t->batch, t->ds, t->split.train + start, rows);
-		net_forward(&t->net, &t->batch, rows);
-		net_output_delta(&t->batch, rows, NULL);
-		add_angle_chunk(t, rows, scale, sums);
-	}
-	c = sums[0] / sqrt(sums[1] * sums[2]);
-	if (c > 1.0)
-		c = 1.0;
-	if (c < -1.0)
-		c = -1.0;
-	return acos(c) * (180.0 / 3.14159265358979323846);
-}
-
 /* The evaluation after `epoch` epochs: record() without storing. */
 static void record(struct bench_trial *t, int epoch, struct epoch_metrics *m)
 {
 	float scale = feedback_scale(t->p, epoch);
 
-	evaluate(t, t->split.test, t->split.n_test, &m->test_loss,
-	         &m->test_accuracy);
-	m->feedback_correlation = feedback_correlation(&t->net);
-	m->alignment_angle = alignment_angle(t, scale);
+	evaluate(t, t->split.test, t->split.n_test, &m->v[CURVE_TEST_LOSS],
+	         &m->v[CURVE_TEST_ACCURACY]);
+	probe_measure(&t->probe, &t->net, net_feedback(&t->net), scale,
+	              &t->batch, t->ds, t->split.train, (size_t)t->p->n_probe,
+	              m->v);
 }
 
 static void shuffle_order(struct bench_trial *t, int epoch)
@@ -503,26 +434,21 @@ static int verify_hidden(const struct dataset *ds,
 	struct trial_outcome out;
 	struct bench_trial t;
 	struct epoch_metrics m;
-	double copied[COPIED_CURVES];
 	int n_diff = 0;
 
 	if (trainer_run(ds, &p, NULL, curves, 2, &out, err) != 0)
 		return -1;
 	if (trial_init(&t, ds, &p, err) != 0)
 		return -1;
-	m.train_loss = train_epoch(&t, 1);
+	m.v[CURVE_TRAIN_LOSS] = train_epoch(&t, 1);
 	record(&t, 1, &m);
 	trial_free(&t);
 
-	copied[CURVE_TRAIN_LOSS] = m.train_loss;
-	copied[CURVE_TEST_LOSS] = m.test_loss;
-	copied[CURVE_TEST_ACCURACY] = m.test_accuracy;
-	copied[CURVE_FEEDBACK_CORRELATION] = m.feedback_correlation;
-	copied[CURVE_ALIGNMENT_ANGLE] = m.alignment_angle;
-	for (int c = 0; c < COPIED_CURVES; c++) {
+	for (int c = 0; c < N_CURVES; c++) {
 		float stored = curves[c * 2 + 1];
+		float copied = (float)m.v[c];
 
-		if ((float)copied[c] == stored)
+		if (copied == stored || (isnan(copied) && isnan(stored)))
 			continue;
 		n_diff++;
 		fprintf(stderr,
@@ -530,7 +456,7 @@ static int verify_hidden(const struct dataset *ds,
 		        "trainer_run but %.9g in the benchmark's copy; update "
 		        "the copied loops from src/trainer.c\n",
 		        (int)n_hidden, trainer_curve_name((enum curve_id)c),
-		        (double)stored, (double)(float)copied[c]);
+		        (double)stored, (double)copied);
 	}
 	return n_diff;
 }
@@ -570,7 +496,7 @@ static int time_epochs(struct bench_trial *t, int n, int time_eval,
 		dt = clock_since(t0);
 		times->eval_wall[e - 1] = dt.wall;
 		times->eval_cpu[e - 1] = dt.cpu;
-		times->test_accuracy = m.test_accuracy;
+		times->test_accuracy = m.v[CURVE_TEST_ACCURACY];
 	}
 	return 0;
 }
@@ -725,7 +651,7 @@ static int run_verify(const struct dataset *ds, const struct bench_options *o)
 	}
 	printf("verify: %zu hidden sizes x %d curves, %d differ from "
 	       "trainer_run\n",
-	       o->n_hidden, COPIED_CURVES, n_diff);
+	       o->n_hidden, N_CURVES, n_diff);
 	return n_diff ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
