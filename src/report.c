@@ -14,11 +14,11 @@
  * on the long side there. */
 #define ASSUMED_GFLOPS 40.0
 
-/* Floating-point operations of one trial: per training image the forward
- * pass and the three products of the backward pass; at each recorded point
- * the forward pass of every test image, and per probe image the forward
- * pass and the two W1 updates compared by the update angle; 2 per
- * multiply-add. */
+/* Floating-point operations of one trial, 2 per multiply-add. Training
+ * costs per image the forward pass and the three products of the backward
+ * pass. Each recorded point costs the forward pass of every test image,
+ * and per probe image the forward pass and the two W1 updates that the
+ * update angle compares. */
 double report_trial_flops(const struct trial_params *p)
 {
 	double h = p->n_hidden;

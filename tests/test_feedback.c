@@ -67,7 +67,8 @@ static void test_onehot_random(void)
 			CHECK(b == (k == j % NET_OUTPUTS ? want : 0.0f));
 			n_negative += b < 0.0f;
 		}
-	CHECK(n_negative > 0 && n_negative < 12);
+	CHECK(n_negative > 0);
+	CHECK(n_negative < 12);
 	feedback_free(&f);
 	net_free(&net);
 	free(r);
@@ -88,10 +89,11 @@ static void test_sparse_balanced(void)
 	build(&net, &f, &p);
 	for (int j = 0; j < 7; j++)
 		for (int k = 0; k < NET_OUTPUTS; k++) {
-			int kept = (k - 3 * j % 10 + 10) % 10 < 3;
+			int in_columns = (k - 3 * j % 10 + 10) % 10 < 3;
 			float b = net.feedback[j * NET_OUTPUTS + k];
 
-			CHECK(b == (kept ? r[j * NET_OUTPUTS + k] : 0.0f));
+			CHECK(b ==
+			      (in_columns ? r[j * NET_OUTPUTS + k] : 0.0f));
 			per_output[k] += b != 0.0f;
 		}
 	CHECK(net.feedback[3 * NET_OUTPUTS + 9] != 0.0f);

@@ -3,7 +3,7 @@
 """Checks that bp, fa and onehot still produce, bit for bit, the curves that
 fasweep wrote before the later feedback rules and diagnostics were added.
 
-tests/golden/curves_three_modes.tsv holds the five curves of that version
+tests/golden/curves_three_modes.tsv contains the five curves of that version
 for H = 8 and 32, seed 3, on the synthetic MNIST look-alike. Bits depend
 on the BLAS kernels, so the comparison is exact only where OpenBLAS runs
 the core type the file was written with. Elsewhere each value must agree

@@ -98,11 +98,11 @@ int trainer_run(const struct dataset *ds, const struct trial_params *p,
  * feedback matrix B at each stage that has pointers. STAGE_INITIAL is the
  * state before any update. STAGE_FINAL is the state after the last epoch,
  * stored only when the trial is done. B is the matrix of the curve point of
- * that stage times the gain applied there (feedback_gain): W2[0:H, :] for
- * bp, s(epoch) R for fa with the scale s of [feedback] fa_scale (the
- * product rounded to float), the fixed matrix for onehot, zero for
- * shallow, and the current B of the other modes. The curves are the same
- * as without weights, bit for bit. */
+ * that stage times the gain applied there (feedback_gain). That is
+ * W2[0:H, :] for bp and s(epoch) R for fa, with the scale s of [feedback]
+ * fa_scale and the product rounded to float. It is the fixed matrix for
+ * onehot, zero for shallow, and the current B of the other modes. The
+ * curves are the same as without weights, bit for bit. */
 int trainer_run_with_weights(const struct dataset *ds,
                              const struct trial_params *p,
                              const struct trainer_stop *stop, float *curves,
