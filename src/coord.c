@@ -560,6 +560,14 @@ int coord_run(const struct run_options *opt, MPI_Comm comm)
 		goto out;
 	if (s.rank == 0)
 		log_start(&s);
+
+	/* An existing file that the options do not accept ends the run
+	 * before MNIST is loaded, so the mistake costs no data load. */
+	if (s.rank == 0)
+		go = sweep_check_target(&s) == 0;
+	MPI_Bcast(&go, 1, MPI_INT, 0, comm);
+	if (!go)
+		goto out;
 	if (load_data(&s) != 0)
 		goto out;
 

@@ -257,10 +257,7 @@ static int target_exists_error(const char *path, struct fw_error *err)
 	                    path);
 }
 
-/* Returns 0 unless path exists and force is 0. This check only saves
- * building a layout that cannot be published, because tmp_publish makes
- * the final decision. */
-static int target_check(const char *path, int force, struct fw_error *err)
+int h5out_check_target(const char *path, int force, struct fw_error *err)
 {
 	struct stat st;
 
@@ -271,8 +268,8 @@ static int target_check(const char *path, int force, struct fw_error *err)
 
 /* Moves the complete file tmp_path to path. With force, rename() replaces
  * any file at path. Without force, link() fails with EEXIST if path exists,
- * even if it was created after target_check by a sweep started at the same
- * time, so only one of them publishes. On failure tmp_path is left for the
+ * even if it was created after h5out_check_target by a sweep started at the
+ * same time, so only one of them publishes. On failure tmp_path is left for the
  * caller to remove and path is untouched. */
 static int tmp_publish(const char *tmp_path, const char *path, int force,
                        struct fw_error *err)
@@ -354,7 +351,9 @@ int h5out_create(struct h5out **out, const char *path, const struct grid *g,
 
 	*out = NULL;
 	h5_quiet_begin(&quiet);
-	if (target_check(path, force, err) < 0)
+	/* This check only saves building a layout that cannot be published,
+	 * because tmp_publish makes the final decision. */
+	if (h5out_check_target(path, force, err) < 0)
 		goto done;
 
 	/* Build the layout in PATH.tmp.PID, then move it to path. */

@@ -100,6 +100,10 @@ size_t sweep_msg_length(const struct sweep *s, const struct result_msg *m);
 /* sweep_results.c: rank 0's handling of the results. Every failure is
  * logged before the function returns. */
 
+/* Rank 0: returns -1 if the results file exists and neither --force nor
+ * --resume accepts it, else 0. */
+int sweep_check_target(const struct sweep *s);
+
 /* Rank 0: the trial rows, the results file (new, or resumed when asked
  * and present) and the hand-out order. Returns 0 or -1. */
 int sweep_open_results(struct sweep *s);

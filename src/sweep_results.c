@@ -180,6 +180,17 @@ static void log_resume(struct sweep *s)
 	        s->n_order, n_failed);
 }
 
+int sweep_check_target(const struct sweep *s)
+{
+	struct fw_error err = {{0}};
+
+	if (s->opt->resume ||
+	    h5out_check_target(s->opt->output_path, s->opt->force, &err) == 0)
+		return 0;
+	log_msg(&s->log, LOG_ERROR, "%s", err.msg);
+	return -1;
+}
+
 int sweep_open_results(struct sweep *s)
 {
 	struct fw_error err = {{0}};

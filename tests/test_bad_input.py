@@ -542,6 +542,14 @@ class Table:
                                [config, "-o", notes],
                                re.escape(notes) + " " + exists,
                                keep=[notes]))
+        # The file is checked before MNIST is loaded, so a missing data
+        # directory does not hide it.
+        no_data = self.config("output_no_data", ini_text(
+            os.path.join(self.work, "no_mnist_here")))
+        self.cases.append(Case("run/exists_before_data", "run",
+                               [no_data, "-o", notes],
+                               re.escape(notes) + " " + exists,
+                               keep=[notes]))
 
         plain = write(os.path.join(out_dir, "plain.txt"), "a file\n")
         target = os.path.join(plain, "results.h5")

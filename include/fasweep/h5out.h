@@ -71,6 +71,10 @@ struct h5out; /* an open results file */
  * Returns 0, or -1 if HDF5 rejects the call, as it does a second call. */
 int h5out_library_init(void);
 
+/* Returns 0 unless path exists and force is 0; then returns -1 with a
+ * message that names the options that would accept the file. */
+int h5out_check_target(const char *path, int force, struct fw_error *err);
+
 /* Creates the results file for grid g with every trial pending. The layout
  * is built in a temporary file beside path and moved to path only when
  * complete, so an existing file is never truncated or left half-written.
