@@ -821,7 +821,7 @@ fail:
 
 /* ---- [sweep] modes ---- */
 
-static int has_mode(const struct grid *g, enum fw_mode m)
+int grid_has_mode(const struct grid *g, enum fw_mode m)
 {
 	size_t i;
 
@@ -848,7 +848,7 @@ static int parse_modes(struct parse_ctx *c, int k, const char *value)
 			                 "unknown mode '%s'; valid "
 			                 "modes: " GRID_MODE_LIST,
 			                 item);
-		if (has_mode(g, m))
+		if (grid_has_mode(g, m))
 			return key_error(c, k,
 			                 "mode '%s' appears twice; list each "
 			                 "mode once",
@@ -1319,7 +1319,7 @@ static int check_baseline(struct parse_ctx *c)
 	const struct grid *g = c->g;
 	const char *name = grid_mode_name(g->baseline);
 
-	if (has_mode(g, g->baseline))
+	if (grid_has_mode(g, g->baseline))
 		return 0;
 	if (c->seen[K_BASELINE].line != 0)
 		return key_error(c, K_BASELINE,

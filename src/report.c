@@ -46,14 +46,6 @@ static void plan_axes(FILE *out, const struct grid *g)
 	fprintf(out, "%s)\n", g->n_seeds > 8 ? ", ..." : "");
 }
 
-static int plan_has_mode(const struct grid *g, enum fw_mode mode)
-{
-	for (size_t m = 0; m < g->n_modes; m++)
-		if (g->modes[m] == mode)
-			return 1;
-	return 0;
-}
-
 /* Prints a numeric feedback setting: its value, or the axis it follows. */
 static void plan_setting(FILE *out, const struct grid *g,
                          enum grid_setting_id id)
@@ -71,16 +63,16 @@ static void plan_feedback(FILE *out, const struct grid *g)
 {
 	fprintf(out, "feedback: feedback_norm %s",
 	        grid_feedback_norm_name(g->feedback_norm));
-	if (plan_has_mode(g, MODE_FA))
+	if (grid_has_mode(g, MODE_FA))
 		fprintf(out, ", fa_scale %s",
 		        g->fa_scale == FA_SCALE_CONSTANT ? "constant"
 		                                         : "log_epoch");
-	if (plan_has_mode(g, MODE_ONEHOT))
+	if (grid_has_mode(g, MODE_ONEHOT))
 		fprintf(out, ", onehot_sign %s",
 		        grid_onehot_sign_name(g->onehot_sign));
-	if (plan_has_mode(g, MODE_SPARSE))
+	if (grid_has_mode(g, MODE_SPARSE))
 		plan_setting(out, g, SET_FEEDBACK_K);
-	if (plan_has_mode(g, MODE_KP))
+	if (grid_has_mode(g, MODE_KP))
 		plan_setting(out, g, SET_KP_DECAY);
 	fprintf(out, "; early_checkpoints %d\n", (int)g->early_checkpoints);
 }

@@ -21,7 +21,7 @@
 /* Rows per forward pass when measuring loss, accuracy and the probe. */
 #define EVAL_ROWS 1000
 
-/* Where record() writes one point of every curve: curve c goes to
+/* Destination of one point of every curve in record(): curve c goes to
  * base[c * stride + point]. */
 struct curve_slot {
 	float *base;

@@ -7,7 +7,7 @@ tests/golden/curves_three_modes.tsv contains the five curves of that version
 for H = 8 and 32, seed 3, on the synthetic MNIST look-alike. Bits depend
 on the BLAS kernels, so the comparison is exact only where OpenBLAS runs
 the core type the file was written with. Elsewhere each value must agree
-to a relative or absolute 1e-4, and the test says so. On an AMD EPYC (Zen
+to a relative or absolute 1e-4, and the test prints a note. On an AMD EPYC (Zen
 3), OpenBLAS 0.3.21's Sandybridge kernels moved these curves by at most
 3e-8 against its Zen kernels, while fa with a constant instead of a
 logarithmic scale moved them by 0.035. Usage: test_golden.py SCRATCH_DIR

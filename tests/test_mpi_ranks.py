@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Runs configs/tiny.ini with every mode and two early checkpoints on 1, 2
-and 3 MPI ranks and checks that every curve array, the early checkpoints,
-the trial results and the stats table are bit-identical: a trial's result
-must not depend on which rank ran it or in what order."""
+and 3 MPI ranks. Every curve array, the early checkpoints, the trial results
+and the stats table must be bit-identical, because a trial's result must
+not depend on which rank ran it or in what order."""
 import os
 import sys
 

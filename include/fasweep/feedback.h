@@ -51,10 +51,10 @@ float feedback_gain(const struct feedback *f, const struct net *net, int epoch);
 /* Returns 1 if the mode updates W1, 0 for shallow. */
 int feedback_trains_hidden(const struct feedback *f);
 
-/* Applies one minibatch's weight update of the mode, after the deltas:
- * W2 and W1 as net_update does (W2 only for shallow), and for kp the decay
- * of W2[0:H, :] and B by (1 - kp_decay) before B takes the same gradient
- * step as W2[0:H, :]. */
+/* Applies one minibatch's weight update of the mode, after the deltas.
+ * W2 and W1 change as in net_update, and shallow leaves W1 alone. For kp,
+ * W2[0:H, :] and B are first multiplied by (1 - kp_decay), and then B
+ * takes the same gradient step as W2[0:H, :]. */
 void feedback_update(const struct feedback *f, struct net *net,
                      const struct net_batch *b, size_t n, float lr);
 

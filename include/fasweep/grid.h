@@ -162,6 +162,9 @@ int grid_load(struct grid *g, const char *path, struct fw_error *err);
 /* Releases what grid_parse allocated; safe on a zeroed struct. */
 void grid_free(struct grid *g);
 
+/* Returns 1 if mode is among the grid's modes, else 0. */
+int grid_has_mode(const struct grid *g, enum fw_mode mode);
+
 /* Returns the number of trials, n_modes * n_hidden * n_seeds. */
 size_t grid_n_trials(const struct grid *g);
 

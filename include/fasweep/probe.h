@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The feedback diagnostics of a trial at one point of training: how B
- * relates to W2[0:H, :], and how the hidden delta and W1 update the mode
- * makes relate to those of backprop on a fixed probe batch of training
- * images, plus the saturation of the hidden units there. Training and
- * the test curves are left to trainer.c. */
+/* The feedback diagnostics of a trial at one point of training. They
+ * compare B with W2[0:H, :], and the mode's hidden delta and W1 update
+ * with backprop's on a fixed probe batch of training images. They also
+ * measure the saturation of the hidden units there. Training and the test
+ * curves are left to trainer.c. */
 #ifndef FASWEEP_PROBE_H
 #define FASWEEP_PROBE_H
 
